@@ -22,7 +22,7 @@ import pandas as pd
 
 from monai_tabular.data.errors import ImageDataError, SchemaError, TableDataError, combine_errors
 from monai_tabular.data.schema import TableSchema
-from monai_tabular.data.table import is_missing, read_table, source_of
+from monai_tabular.data.table import is_missing, missing_mask, read_table, source_of
 
 __all__ = ["build_datalist", "check_image", "find_image_problems", "CHECK_LEVELS", "TABLE_KEY"]
 
@@ -165,6 +165,9 @@ def build_datalist(
     except TableDataError:
         table_cells = None  # non-numeric cells are already in `problems`, with every line listed
     features = schema.features
+    # without required labels (inference), labels are kept only where every row has them, so batches collate
+    with_labels = require_labels or bool(schema.labels) and all(
+        n in frame.columns and not frame[n].pipe(missing_mask).any() for n in schema.labels)
     keep = [sid, *image_keys, *schema.labels]
     rows = frame[[c for c in dict.fromkeys(k for k in keep if k) if c in frame.columns]].to_dict("records")
     for position, (index, row) in enumerate(zip(frame.index, rows)):
@@ -180,7 +183,7 @@ def build_datalist(
                 record[key] = os.fspath(_resolve(value, image_root))
         if image_keys and "image" not in record:
             record["image"] = record[image_keys[0]]
-        if require_labels or (schema.labels and all(n in frame.columns for n in schema.labels)):
+        if with_labels:
             for name in schema.labels:
                 record[name] = row[name] if not is_missing(row[name]) else None
             if schema.labels:

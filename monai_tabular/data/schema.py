@@ -624,7 +624,10 @@ class TableSchema:
         """
         self._require_fitted("encode_frame")
         frame = read_table(table)
-        self.check_columns(frame, require_labels=False)
+        absent = [name for name in self.features if name not in frame.columns]
+        if absent:
+            raise SchemaError(f"the table lacks feature column(s) {absent}; it has {list(frame.columns)}",
+                              file=source_of(frame), column=absent[0])
         n = len(frame)
         numerical = np.zeros((n, len(self.numerical)), dtype=np.float32)
         numerical_mask = np.zeros_like(numerical)

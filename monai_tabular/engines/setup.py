@@ -1,0 +1,407 @@
+# Copyright (c) monai_tabular contributors
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#     http://www.apache.org/licenses/LICENSE-2.0
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""One fold of an experiment: data source -> subject-wise split -> schema fit on the training rows -> data lists.
+
+Bundle configs call :func:`prepare_fold` once; everything the network and transforms need (spatial dims, input
+channels, number of outputs, the fitted schema's path, class weights) comes from its result, derived from the
+data rather than typed by hand.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from monai_tabular.data import TableSchema, build_datalist, read_table
+from monai_tabular.data.splits import load_folds, split_records, subject_kfold
+
+__all__ = ["FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_inference", "probe_image", "probe_shape", "save_json", "load_json"]
+
+logger = logging.getLogger(__name__)
+
+
+def probe_shape(path: str | Path) -> tuple[int, ...]:
+    """Spatial shape of an image file from its header (PIL reports width x height; MONAI's reader loads the same
+    order, so this is the shape the transforms see).
+
+    Example:
+        >>> probe_shape("images/sub-0000.png")   # doctest: +SKIP
+        (64, 64)
+    """
+    name = str(path).lower()
+    if name.endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")):
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return tuple(image.size)
+    if name.endswith((".nii", ".nii.gz", ".mgz")):
+        import nibabel as nib
+
+        return tuple(int(s) for s in nib.load(str(path)).shape[:3])
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.ReadImageInformation()
+    return tuple(int(s) for s in reader.GetSize())
+
+
+def probe_image(path: str | Path) -> tuple[int, int]:
+    """``(spatial_dims, channels)`` of an image file, read from its header.
+
+    Example:
+        >>> probe_image("images/sub-0000.nii.gz")   # doctest: +SKIP
+        (3, 1)
+    """
+    name = str(path).lower()
+    if name.endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")):
+        from PIL import Image
+
+        with Image.open(path) as image:
+            return 2, len(image.getbands())
+    if name.endswith((".nii", ".nii.gz", ".mgz")):
+        import nibabel as nib
+
+        shape = nib.load(str(path)).shape
+    else:
+        import SimpleITK as sitk
+
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(path))
+        reader.ReadImageInformation()
+        shape = reader.GetSize()
+        return len(shape), reader.GetNumberOfComponents()
+    if len(shape) == 2:
+        return 2, 1
+    return 3, int(shape[3]) if len(shape) > 3 else 1
+
+
+@dataclass
+class FoldData:
+    """What one fold of an experiment provides to a bundle config.
+
+    Attributes:
+        train, val, test: MONAI data lists (``test`` empty for plain cross-validation).
+        schema: the schema fit on ``train``; schema_path: where it was saved.
+        spatial_dims, in_channels: from the first image's header.
+        output_dir: the fold's run folder.
+    """
+
+    train: list[dict]
+    val: list[dict]
+    test: list[dict]
+    schema: TableSchema
+    schema_path: Path
+    spatial_dims: int
+    in_channels: int
+    output_dir: Path
+    source: dict = field(default_factory=dict)
+
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    def save_split(self, path: str | Path) -> Path:
+        """Write the train/val/test data lists (with their table rows) as JSON, so the run is self-describing:
+        scikit-learn baselines and reports use exactly the subjects this run used."""
+        return save_json(path, {"source": self.source, "train": self.train, "val": self.val, "test": self.test})
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.schema.label_classes.get(self.schema.labels[0], [])) if self.schema.labels else []
+
+    @property
+    def num_outputs(self) -> int:
+        """Number of network outputs: classes, or 1 for regression."""
+        return len(self.class_names) if self.task == "classification" else 1
+
+    @property
+    def n_numerical(self) -> int:
+        return len(self.schema.numerical)
+
+    @property
+    def cardinalities(self) -> list[int]:
+        return self.schema.cardinalities
+
+    @property
+    def label_scale(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["std"] if stats else 1.0
+
+    @property
+    def label_offset(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["mean"] if stats else 0.0
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        """Spatial shape of the first training image (from its header)."""
+        first = next((r["image"] for r in self.train if r.get("image")), None)
+        return probe_shape(first) if first else ()
+
+    @property
+    def suggested_image_size(self) -> list[int]:
+        """Input size derived from the data: the native size shrunk by the smallest integer factor that brings
+        the largest side to at most 64 (3D) or 128 (2D) — e.g. IXI's 120x120x90 at 2 mm becomes 60x60x45 (4 mm)."""
+        shape = self.image_shape
+        limit = 64 if self.spatial_dims == 3 else 128
+        factor = max(1, -(-max(shape) // limit)) if shape else 1
+        return [max(1, round(s / factor)) for s in shape]
+
+    @property
+    def class_weights(self) -> list[float] | None:
+        """Inverse class frequencies of the training split, normalised to mean 1 (classification)."""
+        if self.task != "classification":
+            return None
+        counts = Counter(str(r["label"]) for r in self.train)
+        raw = [len(self.train) / (len(self.class_names) * max(counts.get(c, 0), 1)) for c in self.class_names]
+        return [w * len(raw) / sum(raw) for w in raw]
+
+
+def _source(*, csv, spec, recipe, data_root, output_dir, synthetic, folds, image_root):
+    if recipe:
+        from monai_tabular.data.recipes import load_recipe
+
+        loaded = load_recipe(recipe, data_root=data_root or None)
+        return loaded.table, loaded.spec, loaded.folds, loaded.image_root, {"recipe": recipe}
+    if csv:
+        table = read_table(csv)
+        assignment = load_folds(folds) if folds else None
+        root = Path(image_root) if image_root else Path(csv).parent
+        return table, spec, assignment, root, {"csv": str(csv)}
+    from monai_tabular.data.synthetic import make_synthetic_cohort
+
+    options = dict(synthetic or {})
+    cohort = make_synthetic_cohort(Path(options.pop("root", output_dir / "synthetic_cohort")), **options)
+    return read_table(cohort.csv_path), cohort.spec, None, cohort.root, {"synthetic": str(cohort.root)}
+
+
+def _subsample(records: list[dict], n: int, seed: int) -> list[dict]:
+    """At most ``n`` records, taken round-robin over the label classes in a seeded order (every class kept)."""
+    import random
+
+    if len(records) <= n:
+        return records
+    by_class: dict[str, list[dict]] = {}
+    for record in records:
+        by_class.setdefault(str(record.get("label")), []).append(record)
+    rng = random.Random(seed)
+    queues = [rng.sample(group, len(group)) for _, group in sorted(by_class.items())]
+    chosen: list[dict] = []
+    while len(chosen) < n:
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(queue.pop())
+    keep = {id(r) for r in chosen}
+    return [r for r in records if id(r) in keep]
+
+
+def prepare_fold(**kwargs: Any) -> FoldData:
+    """Distributed-safe :func:`_prepare_fold`: in a ``torch.distributed`` run, rank 0 prepares the data first
+    (writes the synthetic cohort, fits and saves the schema) while the other ranks wait, then they read it."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return _prepare_fold(**kwargs)
+    if dist.get_rank() == 0:
+        data = _prepare_fold(**kwargs)
+        dist.barrier()
+        return data
+    dist.barrier()
+    return _prepare_fold(**{**kwargs, "fit_schema": False})
+
+
+prepare_fold.__doc__ = None  # replaced below, once _prepare_fold is defined
+
+
+def _prepare_fold(
+    *,
+    output_dir: str | Path,
+    csv: str | Path | None = None,
+    spec: dict | str | Path | None = None,
+    recipe: str | None = None,
+    data_root: str | Path | None = None,
+    synthetic: dict | None = None,
+    folds: str | Path | None = None,
+    n_folds: int = 5,
+    fold: int | str = 0,
+    val_fold: int | str | None = None,
+    test_fold: int | str | None = None,
+    seed: int = 0,
+    image_root: str | Path | None = None,
+    check_images: str = "header",
+    max_subjects: int | None = None,
+    schema_path: str | Path | None = None,
+    fit_schema: bool = True,
+) -> FoldData:
+    """Load a data source, split it subject-wise, fit the schema on the training rows and build data lists.
+
+    The source is, in order of precedence: a real-data ``recipe`` (e.g. ``"derm7pt/mel_vs_nev"``), a user ``csv``
+    + ``spec`` (+ optional ``folds`` CSV), or the synthetic cohort (``synthetic`` holds its options). Folds come
+    from the source (given folds / split) or a seeded subject-wise stratified K-fold. With K folds, fold ``fold``
+    is the test part, the next fold the validation part (early stopping / best-model selection) and the other
+    K-2 train, so reported numbers never come from the data that chose the model; with a train/val/test split
+    the parts are ``"train"``, ``"val"`` and ``"test"``.
+
+    Args:
+        output_dir: run folder; the fitted schema is saved as ``schema.json`` there.
+        schema_path: use this saved schema instead of fitting one (fine-tuning from another run).
+        fit_schema: fit and save the schema (training); ``False`` loads ``output_dir/schema.json`` (evaluation).
+        max_subjects: keep at most this many subjects per part (quick runs and tests).
+
+    Example:
+        >>> data = prepare_fold(output_dir="runs/fold0", recipe="ixi_t1_hh/sex", fold=0)   # doctest: +SKIP
+        >>> len(data.train), data.spatial_dims, data.num_outputs                           # doctest: +SKIP
+    """
+    output_dir = Path(output_dir)
+    table, spec, assignment, root, source = _source(csv=csv, spec=spec, recipe=recipe, data_root=data_root,
+                                                    output_dir=output_dir, synthetic=synthetic, folds=folds,
+                                                    image_root=image_root)
+    unfitted = TableSchema.from_table(table, spec)
+    records = build_datalist(table, unfitted, image_root=root, check_images=check_images)
+    if assignment is None:
+        assignment = subject_kfold(records, n_splits=n_folds, seed=seed,
+                                   label_key="label" if unfitted.task == "classification" else None)
+    values = set(assignment.values())
+    if {"train", "val"} <= values:
+        val_fold = "val" if val_fold is None else val_fold
+        test_fold = "test" if test_fold is None and "test" in values else test_fold
+    else:
+        ordered = sorted(values, key=str)
+        if fold not in values:
+            raise ValueError(f"fold {fold!r} is not among the folds {ordered}")
+        test_fold = fold if test_fold is None else test_fold
+        if val_fold is None:
+            val_fold = ordered[(ordered.index(test_fold) + 1) % len(ordered)]
+    parts = split_records(records, assignment, val_fold=val_fold, test_fold=test_fold, unassigned="drop")
+    train, val = parts[0], parts[1]
+    test = parts[2] if len(parts) > 2 else []
+    if max_subjects:
+        train, val, test = (_subsample(part, max_subjects, seed) for part in (train, val, test))
+    if not fit_schema and not schema_path:
+        schema_path = output_dir / "schema.json"
+        if not schema_path.is_file():
+            raise FileNotFoundError(f"{schema_path} does not exist: train this fold first (the schema is fit and "
+                                    "saved by training)")
+    if schema_path:
+        schema = TableSchema.load(schema_path)
+        saved = Path(schema_path)
+    else:
+        sid = unfitted.subject_id
+        train_ids = {r["subject_id"] for r in train}
+        rows = table[table[sid].astype(str).isin(train_ids)] if sid else table.loc[
+            [int(r["subject_id"].split("-", 1)[1]) for r in train]]
+        schema = unfitted.fit(rows)
+        saved = schema.save(output_dir / "schema.json", overwrite=True)
+    first = next((r["image"] for r in train if r.get("image")), None)
+    spatial_dims, in_channels = probe_image(first) if first else (0, 0)
+    source.update({"val_fold": val_fold, "test_fold": test_fold, "n_train": len(train), "n_val": len(val),
+                   "n_test": len(test)})
+    logger.info("fold %s: %d train / %d val / %d test subjects; schema %s", val_fold, len(train), len(val),
+                len(test), saved)
+    return FoldData(train=train, val=val, test=test, schema=schema, schema_path=saved, spatial_dims=spatial_dims,
+                    in_channels=in_channels, output_dir=output_dir, source=source)
+
+
+prepare_fold.__doc__ = (_prepare_fold.__doc__ or "") + """
+    In a ``torch.distributed`` run, rank 0 prepares the data first (synthetic cohort, schema fit and save) while
+    the other ranks wait; they then load the saved schema.
+"""
+
+
+def save_json(path: str | Path, content: Any) -> Path:
+    """Write ``content`` as JSON (used for the network arguments a run was trained with)."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(content, indent=2, default=str) + "\n")
+    return path
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON file written by :func:`save_json`, naming the file when it is missing."""
+    import json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: is this the folder of a trained run?")
+    return json.loads(path.read_text())
+
+
+def prepare_inference(*, csv: str | Path, run_dir: str | Path, image_root: str | Path | None = None,
+                      check_images: str = "header") -> list[dict]:
+    """Data list for inference on a table that may lack labels, checked against the run's saved schema.
+
+    Unseen categories map to the unknown index and missing cells are masked, as in training; a table that lacks a
+    column the schema needs is refused with the column named.
+
+    Example:
+        >>> records = prepare_inference(csv="new_patients.csv", run_dir="runs/fold0")   # doctest: +SKIP
+    """
+    schema = TableSchema.load(Path(run_dir) / "schema.json")
+    table = read_table(csv)
+    root = Path(image_root) if image_root else Path(csv).parent
+    return build_datalist(table, schema, image_root=root, check_images=check_images, require_labels=False)
+
+
+@dataclass
+class TrainedRun:
+    """What inference needs from a training run folder: schema, network arguments, input size, checkpoint."""
+
+    run_dir: Path
+    schema: TableSchema
+    network_args: dict
+    preprocessing: dict
+
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.schema.label_classes.get(self.schema.labels[0], [])) if self.schema.labels else []
+
+    @property
+    def label_scale(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["std"] if stats else 1.0
+
+    @property
+    def label_offset(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["mean"] if stats else 0.0
+
+    @property
+    def image_size(self) -> list[int]:
+        return list(self.preprocessing["image_size"])
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.run_dir / "model.pt"
+
+
+def load_run(run_dir: str | Path) -> TrainedRun:
+    """Read ``schema.json``, ``network.json`` and ``preprocessing.json`` of a trained run folder.
+
+    Example:
+        >>> trained = load_run("runs/fold0"); trained.class_names   # doctest: +SKIP
+    """
+    run_dir = Path(run_dir)
+    return TrainedRun(run_dir=run_dir, schema=TableSchema.load(run_dir / "schema.json"),
+                      network_args=load_json(run_dir / "network.json"),
+                      preprocessing=load_json(run_dir / "preprocessing.json"))

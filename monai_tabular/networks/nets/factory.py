@@ -1,0 +1,66 @@
+# Copyright (c) monai_tabular contributors
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#     http://www.apache.org/licenses/LICENSE-2.0
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""``create_classifier``: one bundle-config entry point for the image-only, table-only and fusion baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from monai_tabular.networks.nets.fusion import FusionClassifier
+from monai_tabular.networks.nets.image import ImageClassifier
+from monai_tabular.networks.nets.table import TableClassifier
+
+__all__ = ["create_classifier", "CLASSIFIERS"]
+
+CLASSIFIERS = ("image", "table", "fusion")
+
+
+def create_classifier(
+    *,
+    model: str = "fusion",
+    spatial_dims: int,
+    in_channels: int,
+    n_numerical: int,
+    cardinalities: Sequence[int],
+    out_channels: int,
+    image_encoder: str = "resnet18",
+    image_encoder_args: dict | None = None,
+    table_encoder: str = "mlp",
+    table_encoder_args: dict | None = None,
+    dropout: float = 0.0,
+    modality_dropout: float = 0.0,
+    hidden_dim: int = 128,
+) -> torch.nn.Module:
+    """Build the ``model`` baseline from one set of arguments (those a model does not use are ignored), so a
+    bundle switches between image-only, table-only and fusion with ``--model image``.
+
+    Example:
+        >>> net = create_classifier(model="table", spatial_dims=3, in_channels=1, n_numerical=2,
+        ...                         cardinalities=[3], out_channels=2)
+        >>> type(net).__name__
+        'TableClassifier'
+    """
+    if model == "image":
+        return ImageClassifier(encoder=image_encoder, spatial_dims=spatial_dims, in_channels=in_channels,
+                               out_channels=out_channels, encoder_args=image_encoder_args, dropout=dropout)
+    if model == "table":
+        return TableClassifier(encoder=table_encoder, n_numerical=n_numerical, cardinalities=list(cardinalities),
+                               out_channels=out_channels, encoder_args=table_encoder_args, dropout=dropout)
+    if model == "fusion":
+        return FusionClassifier(image_encoder=image_encoder, table_encoder=table_encoder, spatial_dims=spatial_dims,
+                                in_channels=in_channels, n_numerical=n_numerical,
+                                cardinalities=list(cardinalities), out_channels=out_channels,
+                                image_encoder_args=image_encoder_args, table_encoder_args=table_encoder_args,
+                                hidden_dim=hidden_dim, dropout=dropout, modality_dropout=modality_dropout)
+    raise ValueError(f"unknown model {model!r}; choose one of {list(CLASSIFIERS)}")
