@@ -42,6 +42,7 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
 from monai_tabular.data.errors import SplitError
+from monai_tabular.data.table import is_missing
 
 __all__ = [
     "subject_kfold",
@@ -61,20 +62,6 @@ _SHOWN = 10
 # --------------------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------------------
-def _is_missing(value: Any) -> bool:
-    """True for None, NaN/NA and blank strings."""
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    if pd.api.types.is_scalar(value):
-        try:
-            return bool(pd.isna(value))
-        except (TypeError, ValueError):
-            return False
-    return False
-
-
 def _subject_str(value: Any) -> str:
     """Canonical string form of a subject id (integral floats lose their ``.0``)."""
     if isinstance(value, (np.generic,)):
@@ -140,7 +127,7 @@ def _subject_ids(records: list[Mapping], subject_key: str, *, what: str = "recor
             f"(record {missing[0]} has keys: {_show(keys)}); pass subject_key=... to name the subject id key",
             column=subject_key,
         )
-    empty = [i for i, r in enumerate(records) if _is_missing(r[subject_key])]
+    empty = [i for i, r in enumerate(records) if is_missing(r[subject_key])]
     if empty:
         raise SplitError(
             f"{what}: record(s) {_show(empty)} have an empty subject id in '{subject_key}'", column=subject_key
@@ -162,7 +149,7 @@ def _subject_labels(
             column=label_key,
             rows=sorted({subjects[i] for i in missing}),
         )
-    empty = [i for i, r in enumerate(records) if _is_missing(r[label_key])]
+    empty = [i for i, r in enumerate(records) if is_missing(r[label_key])]
     if empty:
         raise SplitError(
             f"record(s) {_show(empty)} have an empty label in '{label_key}'",
@@ -534,7 +521,7 @@ def save_folds(
         raise SplitError(f"subject_column and fold_column are both '{fold_column}'", file=str(path), column=fold_column)
     if not isinstance(folds, Mapping):
         raise SplitError(f"folds must be a mapping subject -> fold, got {type(folds).__name__}", file=str(path))
-    empty = [_subject_str(s) for s, f in folds.items() if _is_missing(f)]
+    empty = [_subject_str(s) for s, f in folds.items() if is_missing(f)]
     if empty:
         raise SplitError("subject(s) have no fold; cannot save", file=str(path), column=fold_column, rows=empty)
     if path.exists() and not overwrite:
@@ -659,7 +646,7 @@ def _part_subjects(name: str, part: Any, subject_key: str) -> list[str]:
     if any(isinstance(x, Mapping) for x in items):
         return _subject_ids(_as_records(items, subject_key=subject_key, what=f"part '{name}'"), subject_key,
                             what=f"part '{name}'")
-    empty = [i for i, x in enumerate(items) if _is_missing(x)]
+    empty = [i for i, x in enumerate(items) if is_missing(x)]
     if empty:
         raise SplitError(f"part '{name}' has empty subject id(s) at position(s) {_show(empty)}", column=subject_key)
     return [_subject_str(x) for x in items]

@@ -31,7 +31,8 @@ intensities, ``smoker`` shifts the biomarker), as in real cohorts.
 
 Example:
     >>> from monai_tabular.data.synthetic import make_synthetic_cohort
-    >>> cohort = make_synthetic_cohort("/tmp/cohort", n_subjects=32, spatial_dims=2)
+    >>> import tempfile
+    >>> cohort = make_synthetic_cohort(tempfile.mkdtemp(), n_subjects=32, spatial_dims=2)
     >>> cohort.csv_path.name
     'cohort.csv'
 """
@@ -69,7 +70,7 @@ LABEL_CLASSES = ("control", "case")
 MISSING_COLUMNS = ("biomarker", "site", "smoker")
 
 # Bumped whenever the generated data changes, so that cached cohorts are not reused across versions.
-_GENERATOR_VERSION = 1
+_GENERATOR_VERSION = 2
 _GENERATOR_NAME = "monai_tabular.data.synthetic.make_synthetic_cohort"
 _MANIFEST_NAME = "cohort.json"
 _CSV_NAME = "cohort.csv"
@@ -101,9 +102,9 @@ _FINDINGS = (
 _LABEL_NOISE = 0.5
 # Image model (intensities in 0..1 before the conversion to uint8).
 _BACKGROUND = 0.25
-_NOISE_SD = 0.1
+_NOISE_SD = 0.05
 _BIAS_SD = 0.03  # SD of the linear bias field's value at the image border, per axis
-_CONTRAST_MEAN, _CONTRAST_PER_Z, _CONTRAST_MIN = 0.3, 0.08, 0.02
+_CONTRAST_MEAN, _CONTRAST_PER_Z, _CONTRAST_MIN = 0.3, 0.15, 0.02
 _RADIUS_FRACTION = (0.10, 0.16)  # blob radius as a fraction of the smallest image side
 
 _COLUMN_DOCS: dict[str, dict[str, str]] = {
@@ -158,7 +159,8 @@ class SyntheticCohort:
         spec: the table-schema spec of the CSV (see :func:`synthetic_cohort_spec`).
 
     Example:
-        >>> cohort = make_synthetic_cohort("/tmp/c2d", n_subjects=16, spatial_dims=2)
+        >>> import tempfile
+        >>> cohort = make_synthetic_cohort(tempfile.mkdtemp(), n_subjects=16, spatial_dims=2)
         >>> import pandas as pd
         >>> len(pd.read_csv(cohort.csv_path)) == cohort.n_subjects
         True
@@ -176,7 +178,8 @@ class SyntheticCohort:
         """``root / "truth.csv"``: the hidden latent scores (``subject_id``, ``z_img``, ``z_tab``).
 
         Example:
-            >>> make_synthetic_cohort("/tmp/c2d", n_subjects=16, spatial_dims=2).truth_path.name
+            >>> import tempfile
+            >>> make_synthetic_cohort(tempfile.mkdtemp(), n_subjects=16, spatial_dims=2).truth_path.name
             'truth.csv'
         """
         return self.root / _TRUTH_NAME
@@ -186,7 +189,8 @@ class SyntheticCohort:
         """``root / "cohort.json"``: the generation parameters.
 
         Example:
-            >>> make_synthetic_cohort("/tmp/c2d", n_subjects=16, spatial_dims=2).manifest_path.name
+            >>> import tempfile
+            >>> make_synthetic_cohort(tempfile.mkdtemp(), n_subjects=16, spatial_dims=2).manifest_path.name
             'cohort.json'
         """
         return self.root / _MANIFEST_NAME
@@ -260,7 +264,8 @@ def make_synthetic_cohort(
             with the same parameters, and ``overwrite`` is False.
 
     Example:
-        >>> cohort = make_synthetic_cohort("/tmp/cohort3d", n_subjects=8, image_size=(16, 16, 16))
+        >>> import tempfile
+        >>> cohort = make_synthetic_cohort(tempfile.mkdtemp(), n_subjects=8, image_size=(16, 16, 16))
         >>> cohort.spec["label"], cohort.spatial_dims
         ('label', 3)
     """

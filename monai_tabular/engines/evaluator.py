@@ -58,6 +58,10 @@ class TabularEvaluator(SupervisedEvaluator):
         if mode != "both" and not hasattr(network, "mode"):
             raise ValueError(f"{type(network).__name__} has no modality modes; it can only be evaluated with "
                              "mode='both'")
+        if mode != "both":  # the network's own setter refuses a mode it cannot run: fail now, not mid-run
+            previous = network.mode
+            network.mode = mode
+            network.mode = previous
         kwargs.setdefault("decollate", False)
         super().__init__(device=torch.device(device), val_data_loader=val_data_loader, network=network,
                          prepare_batch=prepare_batch or PrepareTabularBatch(), amp=False, **kwargs)

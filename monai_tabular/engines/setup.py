@@ -90,8 +90,32 @@ def probe_image(path: str | Path) -> tuple[int, int]:
     return 3, int(shape[3]) if len(shape) > 3 else 1
 
 
+class _LabelInfo:
+    """Label facts read from the fitted schema (``self.schema``)."""
+
+    schema: TableSchema
+
+    @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.schema.label_classes.get(self.schema.labels[0], [])) if self.schema.labels else []
+
+    @property
+    def label_scale(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["std"] if stats else 1.0
+
+    @property
+    def label_offset(self) -> float:
+        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
+        return stats["mean"] if stats else 0.0
+
+
 @dataclass
-class FoldData:
+class FoldData(_LabelInfo):
     """What one fold of an experiment provides to a bundle config.
 
     Attributes:
@@ -111,18 +135,11 @@ class FoldData:
     output_dir: Path
     source: dict = field(default_factory=dict)
 
-    @property
-    def task(self) -> str:
-        return self.schema.task
-
     def save_split(self, path: str | Path) -> Path:
         """Write the train/val/test data lists (with their table rows) as JSON, so the run is self-describing:
         scikit-learn baselines and reports use exactly the subjects this run used."""
         return save_json(path, {"source": self.source, "train": self.train, "val": self.val, "test": self.test})
 
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.schema.label_classes.get(self.schema.labels[0], [])) if self.schema.labels else []
 
     @property
     def num_outputs(self) -> int:
@@ -137,15 +154,6 @@ class FoldData:
     def cardinalities(self) -> list[int]:
         return self.schema.cardinalities
 
-    @property
-    def label_scale(self) -> float:
-        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
-        return stats["std"] if stats else 1.0
-
-    @property
-    def label_offset(self) -> float:
-        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
-        return stats["mean"] if stats else 0.0
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -282,6 +290,9 @@ def _prepare_fold(
         test_fold = "test" if test_fold is None and "test" in values else test_fold
     else:
         ordered = sorted(values, key=str)
+        if len(ordered) < 3:
+            raise ValueError(f"K-fold runs need at least 3 folds (one test, one validation, the rest to train); "
+                             f"got {len(ordered)}: {ordered}")
         if fold not in values:
             raise ValueError(f"fold {fold!r} is not among the folds {ordered}")
         test_fold = fold if test_fold is None else test_fold
@@ -360,31 +371,13 @@ def prepare_inference(*, csv: str | Path, run_dir: str | Path, image_root: str |
 
 
 @dataclass
-class TrainedRun:
+class TrainedRun(_LabelInfo):
     """What inference needs from a training run folder: schema, network arguments, input size, checkpoint."""
 
     run_dir: Path
     schema: TableSchema
     network_args: dict
     preprocessing: dict
-
-    @property
-    def task(self) -> str:
-        return self.schema.task
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.schema.label_classes.get(self.schema.labels[0], [])) if self.schema.labels else []
-
-    @property
-    def label_scale(self) -> float:
-        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
-        return stats["std"] if stats else 1.0
-
-    @property
-    def label_offset(self) -> float:
-        stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
-        return stats["mean"] if stats else 0.0
 
     @property
     def image_size(self) -> list[int]:

@@ -133,7 +133,7 @@ class TabularTrainer(SupervisedTrainer):
 
     def check_finite(self, engine, total: torch.Tensor, logged: Mapping[str, float]) -> None:
         if not torch.isfinite(total.detach()):
-            raise FloatingPointError(f"loss is {float(total)} at epoch {engine.state.epoch}, iteration "
+            raise FloatingPointError(f"loss is {float(total.detach())} at epoch {engine.state.epoch}, iteration "
                                      f"{engine.state.iteration}; terms: {dict(logged)}. Lower the learning rate or "
                                      "check the inputs of this batch (subjects: "
                                      f"{list(engine.state.batch.get('subject_id', []))[:8]}).")

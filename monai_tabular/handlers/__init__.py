@@ -5,10 +5,10 @@
 from monai_tabular.handlers.checkpoint import CheckpointLoadError, SafeCheckpointLoader, load_checkpoint
 from monai_tabular.handlers.metrics import EpochMetrics, PredictionWriter, all_metrics, key_metric, scores_from_logits
 from monai_tabular.handlers.pretrained import PretrainedWeightsLoader, load_matching_weights
-from monai_tabular.handlers.run_files import MetricsJSONWriter, ResumableCheckpoint, write_run_summary
+from monai_tabular.handlers.run_files import MetricsJSONWriter, ResumableCheckpoint, StopAfterEpoch, write_run_summary
 from monai_tabular.handlers.seed import EpochSeedHandler
 
 __all__ = ["CheckpointLoadError", "SafeCheckpointLoader", "load_checkpoint", "EpochMetrics", "PredictionWriter",
            "scores_from_logits", "EpochSeedHandler", "MetricsJSONWriter", "ResumableCheckpoint",
-           "all_metrics", "key_metric", "write_run_summary", "PretrainedWeightsLoader",
+           "all_metrics", "key_metric", "write_run_summary", "PretrainedWeightsLoader", "StopAfterEpoch",
            "load_matching_weights"]

@@ -127,9 +127,15 @@ class PredictionWriter:
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
-        engine.add_event_handler(Events.STARTED, lambda _: self.rows.clear())
+        engine.add_event_handler(Events.STARTED, self.start)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def start(self, engine: Engine | None = None) -> None:
+        """Refuse early (before any inference) to replace an existing file; reset the collected rows."""
+        if self.output_path.exists() and not self.overwrite:
+            raise FileExistsError(f"{self.output_path} exists; set overwrite=True to replace it")
+        self.rows.clear()
 
     def collect(self, engine: Engine) -> None:
         output = engine.state.output

@@ -23,7 +23,7 @@ from ignite.engine import Engine, Events
 
 from monai_tabular.handlers.checkpoint import load_checkpoint
 
-__all__ = ["ResumableCheckpoint", "MetricsJSONWriter", "write_run_summary"]
+__all__ = ["ResumableCheckpoint", "MetricsJSONWriter", "StopAfterEpoch", "write_run_summary"]
 
 
 class ResumableCheckpoint:
@@ -115,3 +115,24 @@ def write_run_summary(run_dir: str | Path, evaluator: Engine, *, filename: str =
                "key_metric": getattr(state, "key_metric_name", None), "last_metrics": metrics}
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
+
+
+class StopAfterEpoch:
+    """End the run cleanly after ``epoch`` (a time-boxed run that a later run resumes from ``last.pt``).
+
+    ``None`` disables it. Also how the tests stop a run half-way to check that resuming gives the same result.
+
+    Example:
+        >>> StopAfterEpoch(2).attach(trainer)   # doctest: +SKIP
+    """
+
+    def __init__(self, epoch: int | None = None) -> None:
+        self.epoch = None if epoch in (None, "", 0) else int(epoch)
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if self.epoch is not None and engine.state.epoch >= self.epoch and engine.state.epoch < engine.state.max_epochs:
+            engine.logger.info(f"stopping after epoch {engine.state.epoch} (stop_after_epoch); resume to finish")
+            engine.terminate()

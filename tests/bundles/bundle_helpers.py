@@ -1,0 +1,92 @@
+# Copyright (c) monai_tabular contributors
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#     http://www.apache.org/licenses/LICENSE-2.0
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Helpers of the bundle tests: tiny overrides, running a bundle in-process, reading an error's cause chain."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["REPO", "BUNDLE", "RUN_FILES", "tiny", "run", "error_messages", "free_port", "read_json",
+           "network_state"]
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "bundles" / "image_table_baseline"
+RUN_FILES = ("model.pt", "last.pt", "schema.json", "network.json", "preprocessing.json", "split.json", "summary.json")
+
+
+def tiny(root: Path, *, spatial_dims: int = 2, epochs: int = 2, **extra: Any) -> dict[str, Any]:
+    """Overrides for a seconds-long run: 40 subjects of 16^d pixels and a ResNet-10 of 1/8 width."""
+    size = [16] * spatial_dims
+    return {"bundle_root": str(root), "epochs": epochs, "batch_size": 8,
+            "synthetic": {"n_subjects": 40, "spatial_dims": spatial_dims, "image_size": size, "seed": 0},
+            "image_encoder_args": {"width_factor": 0.125}, **extra}
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """The bundle's logging.conf replaces the root logger's handlers; put them back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            if handler not in handlers:
+                root.removeHandler(handler)
+        for handler in handlers:
+            if handler not in root.handlers:
+                root.addHandler(handler)
+        root.setLevel(level)
+
+
+def run(configs: list[str], overrides: Mapping[str, Any]) -> None:
+    """``run_bundle`` on the baseline bundle with one torch thread, keeping the test session's logging."""
+    from monai_tabular.engines import run_bundle
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with _root_logging_kept():
+            run_bundle(BUNDLE, configs, overrides)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def error_messages(exc: BaseException) -> list[str]:
+    """The messages of ``exc`` and of every exception it was raised from (``__cause__``, else ``__context__``)."""
+    messages, seen = [], set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        messages.append(f"{type(exc).__name__}: {exc}")
+        exc = exc.__cause__ or exc.__context__
+    return messages
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(Path(path).read_text())
+
+
+def network_state(path: Path, key: str = "network") -> dict[str, torch.Tensor]:
+    return torch.load(path, map_location="cpu", weights_only=True)[key]

@@ -1,0 +1,67 @@
+# Copyright (c) monai_tabular contributors
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#     http://www.apache.org/licenses/LICENSE-2.0
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""``multi_gpu_train.json`` with 2 CPU processes (gloo) under ``torchrun``; a single process resumes its run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from monai_tabular.handlers import load_checkpoint
+from monai_tabular.networks import create_classifier
+from tests.bundles.bundle_helpers import BUNDLE, free_port, read_json, run, tiny
+
+
+def _torchrun() -> list[str]:
+    found = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    return [found] if found else [sys.executable, "-m", "torch.distributed.run"]
+
+
+@pytest.mark.filterwarnings("ignore:parsing config_file:UserWarning")
+def test_multi_gpu_config_on_two_cpu_processes(tmp_path):
+    synthetic = {"n_subjects": 40, "spatial_dims": 2, "image_size": [16, 16], "seed": 0}
+    command = [*_torchrun(), "--nproc_per_node", "2", "--master_port", str(free_port()),
+               "-m", "monai.bundle", "run",
+               "--config_file", "['configs/train.json','configs/multi_gpu_train.json']",
+               "--meta_file", "configs/metadata.json", "--logging_file", "configs/logging.conf",
+               "--bundle_root", str(tmp_path), "--epochs", "1", "--batch_size", "4",
+               "--synthetic", json.dumps(synthetic), "--image_encoder_args", json.dumps({"width_factor": 0.125})]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(command, cwd=BUNDLE, env=env, capture_output=True, text=True, timeout=240)
+    log = (result.stdout + result.stderr)[-4000:]
+    assert result.returncode == 0, log
+    run_dir = tmp_path / "runs" / "fold0"
+    checkpoints = sorted(p.name for p in run_dir.glob("*.pt"))
+    assert checkpoints == ["last.pt", "model.pt"], checkpoints  # one best model, written by rank 0 only
+    assert not list(run_dir.glob("*.partial"))
+    network_args = read_json(run_dir / "network.json")
+    load_checkpoint(run_dir / "model.pt", {"network": create_classifier(**network_args)})  # no "module." prefix
+    summary = read_json(run_dir / "summary.json")
+    assert summary["key_metric"] == "val_auc" and summary["best_metric_epoch"] == 1
+    split = read_json(run_dir / "split.json")
+    # each of the 2 ranks trains on half of the training set: one epoch is len(train) / 2 / batch 4 iterations
+    last = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    per_rank = len(split["train"]) // 2 // 4
+    assert last["trainer"]["iteration"] == per_rank
+    # last.pt holds the bare network (no DDP "module." prefix), so a single process can resume the run
+    assert not any(key.startswith("module.") for key in last["network"])
+    run(["train.json"], tiny(tmp_path, epochs=2, batch_size=4))
+    resumed = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    assert resumed["trainer"]["max_epochs"] == 2
+    assert per_rank < resumed["trainer"]["iteration"] <= per_rank + len(split["train"]) // 4  # epoch 2 only
+    assert any(not torch.equal(last["network"][k], resumed["network"][k]) for k in last["network"])
