@@ -255,8 +255,9 @@ def _plot_roc(predictions: pd.DataFrame, path: Path, *, title: str) -> None:
             ax.plot(fpr, tpr, label=f"{method} (AUC {roc_auc_score(label, curve['prob']):.3f})")
         ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
         ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01), aspect="equal",
-               title=title if mode is None else f"{title} ({mode})")
+               title="" if mode is None else f"mode: {mode}")
         ax.legend(loc="lower right", fontsize="small")
+    fig.suptitle(title)
     fig.savefig(path, dpi=120)
 
 
