@@ -5,10 +5,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# caches (text embeddings, mfeat PNGs, synthetic cohorts) go to a throw-away folder, not the user's home
+os.environ.setdefault("MONAI_TABULAR_CACHE", tempfile.mkdtemp(prefix="monai_tabular_cache_"))
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 

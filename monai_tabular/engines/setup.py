@@ -135,6 +135,16 @@ class FoldData(_LabelInfo):
     output_dir: Path
     source: dict = field(default_factory=dict)
 
+    @property
+    def column_texts(self) -> list[str]:
+        """Description (and unit) of each table attribute, numerical columns first, then categorical: the header
+        texts that header-aware table encoders embed."""
+        texts = []
+        for name in self.schema.numerical + self.schema.categorical:
+            column = self.schema[name]
+            texts.append(f"{column.description} ({column.unit})" if column.unit else column.description)
+        return texts
+
     def save_split(self, path: str | Path) -> Path:
         """Write the train/val/test data lists (with their table rows) as JSON, so the run is self-describing:
         scikit-learn baselines and reports use exactly the subjects this run used."""

@@ -23,9 +23,10 @@ from __future__ import annotations
 from monai_tabular.networks.encoders import ResNetEncoder, TableMLP
 from monai_tabular.networks.nets import MODES, FusionClassifier, ImageClassifier, TableClassifier
 from monai_tabular.networks.nets.factory import CLASSIFIERS, create_classifier
-from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder, get_encoder_kind, list_encoders,
+from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder, get_encoder_class, get_encoder_kind,
+                                             list_encoders,
                                              register_encoder, unregister_encoder)
 
-__all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder", "get_encoder_kind",
+__all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder", "get_encoder_kind", "get_encoder_class",
            "UnknownEncoderError", "ResNetEncoder", "TableMLP", "ImageClassifier", "TableClassifier",
            "FusionClassifier", "MODES", "CLASSIFIERS", "create_classifier"]

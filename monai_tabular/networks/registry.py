@@ -131,6 +131,17 @@ def get_encoder_kind(name: str) -> str:
     return _ENCODERS[key][0]
 
 
+def get_encoder_class(name: str) -> Callable[..., nn.Module]:
+    """The class (or factory) registered as ``name``; :class:`UnknownEncoderError` lists the known names.
+
+    Example:
+        >>> get_encoder_class("mlp").__name__
+        'TableMLP'
+    """
+    get_encoder_kind(name)
+    return _ENCODERS[str(name).lower()][1]
+
+
 def create_encoder(name: str, *, spatial_dims: int | None = None, in_channels: int | None = None,
                    **kwargs: Any) -> nn.Module:
     """Create the registered encoder ``name``.

@@ -41,9 +41,12 @@ def create_classifier(
     dropout: float = 0.0,
     modality_dropout: float = 0.0,
     hidden_dim: int = 128,
+    column_texts: Sequence[str] | None = None,
 ) -> torch.nn.Module:
     """Build the ``model`` baseline from one set of arguments (those a model does not use are ignored), so a
-    bundle switches between image-only, table-only and fusion with ``--model image``.
+    bundle switches between image-only, table-only and fusion with ``--model image``. ``column_texts`` (one header
+    text per attribute) reaches table encoders that take it (header-aware ones such as ``"sat"``) unless
+    ``table_encoder_args`` sets it.
 
     Example:
         >>> net = create_classifier(model="table", spatial_dims=3, in_channels=1, n_numerical=2,
@@ -51,6 +54,7 @@ def create_classifier(
         >>> type(net).__name__
         'TableClassifier'
     """
+    table_encoder_args = _with_column_texts(table_encoder, table_encoder_args, column_texts)
     if model == "image":
         return ImageClassifier(encoder=image_encoder, spatial_dims=spatial_dims, in_channels=in_channels,
                                out_channels=out_channels, encoder_args=image_encoder_args, dropout=dropout)
@@ -64,3 +68,15 @@ def create_classifier(
                                 image_encoder_args=image_encoder_args, table_encoder_args=table_encoder_args,
                                 hidden_dim=hidden_dim, dropout=dropout, modality_dropout=modality_dropout)
     raise ValueError(f"unknown model {model!r}; choose one of {list(CLASSIFIERS)}")
+
+
+def _with_column_texts(name: str, args: dict | None, column_texts: Sequence[str] | None) -> dict | None:
+    import inspect
+
+    from monai_tabular.networks.registry import get_encoder_class
+
+    if column_texts is None or (args and ("column_texts" in args or "header_embeddings" in args)):
+        return args
+    if "column_texts" not in inspect.signature(get_encoder_class(name)).parameters:
+        return args
+    return {**(args or {}), "column_texts": list(column_texts)}
