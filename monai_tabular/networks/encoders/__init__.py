@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from monai_tabular.networks.encoders.ft_transformer import FeatureTokenizer, FTTransformer
 from monai_tabular.networks.encoders.mlp import TableMLP
+from monai_tabular.networks.encoders.nnmamba import NNMambaEncoder
 from monai_tabular.networks.encoders.resnet import ResNetEncoder, check_image_input
 from monai_tabular.networks.encoders.resnet1d_cbam import ResNet1DCBAM
 from monai_tabular.networks.encoders.sat import SATEncoder
@@ -24,4 +25,4 @@ from monai_tabular.networks.encoders.swin import SwinEncoder
 from monai_tabular.networks.encoders.table_inputs import check_table_inputs
 
 __all__ = ["ResNetEncoder", "TableMLP", "check_image_input", "check_table_inputs", "FeatureTokenizer",
-           "FTTransformer", "ResNet1DCBAM", "SATEncoder", "SwinEncoder"]
+           "FTTransformer", "ResNet1DCBAM", "SATEncoder", "SwinEncoder", "NNMambaEncoder"]

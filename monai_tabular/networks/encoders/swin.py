@@ -71,7 +71,9 @@ class SwinEncoder(SwinTransformer):
         drop_rate: dropout after the patch embedding and inside the blocks.
         attn_drop_rate: dropout on the attention weights.
         drop_path_rate: stochastic depth, rising linearly to this value over the blocks (Swin-T ImageNet: 0.2).
-        use_checkpoint: gradient checkpointing of every Swin block (MONAI's), to save memory when training.
+        gradient_checkpointing: gradient checkpointing of every Swin block (MONAI's), to save memory when training
+            (the same switch name as the other encoders).
+        use_checkpoint: MONAI's name for the same switch (either turns it on).
 
     Attributes:
         feature_dim: size of the pooled embedding, ``stage_dims[-1]`` (768 for Swin-T).
@@ -93,7 +95,9 @@ class SwinEncoder(SwinTransformer):
                  depths: Sequence[int] = (2, 2, 6, 2), num_heads: Sequence[int] = (3, 6, 12, 24),
                  window_size: int | Sequence[int] | None = None, patch_size: int | Sequence[int] | None = None,
                  mlp_ratio: float = 4.0, drop_rate: float = 0.0, attn_drop_rate: float = 0.0,
-                 drop_path_rate: float = 0.0, use_checkpoint: bool = False) -> None:
+                 drop_path_rate: float = 0.0, gradient_checkpointing: bool = False,
+                 use_checkpoint: bool = False) -> None:
+        use_checkpoint = bool(use_checkpoint or gradient_checkpointing)
         if spatial_dims not in (2, 3):
             raise ValueError(f"spatial_dims must be 2 or 3, got {spatial_dims!r}")
         if int(in_channels) < 1:
