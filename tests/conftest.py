@@ -8,6 +8,7 @@ import os
 import tempfile
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # caches (text embeddings, mfeat PNGs, synthetic cohorts) go to a throw-away folder, not the user's home
@@ -29,3 +30,14 @@ def cohort2d(tmp_path_factory):
 
     return make_synthetic_cohort(tmp_path_factory.mktemp("cohort2d"), n_subjects=24, spatial_dims=2,
                                  image_size=(32, 32), seed=1)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Tests run single-threaded: on the 2-core CI machine this is faster and makes timings steadier."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

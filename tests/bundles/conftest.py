@@ -8,24 +8,13 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Fixtures of the bundle tests: one torch thread and a 2D fusion run trained once per session."""
+"""Fixtures of the bundle tests: a 2D fusion run trained once per session."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
 from tests.bundles.bundle_helpers import run, tiny
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""Every bundle's ``configs/metadata.json`` validates offline against ``bundles/schemas/meta_schema.json``."""
+"""Every bundle's ``configs/metadata.json`` validates offline against ``schemas/bundle_meta_schema.json``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from tests.bundles.bundle_helpers import REPO
 
 pytestmark = pytest.mark.filterwarnings("ignore:No hash value provided:UserWarning")
 
-SCHEMA = REPO / "bundles" / "schemas" / "meta_schema.json"
+SCHEMA = REPO / "schemas" / "bundle_meta_schema.json"
 BUNDLES = sorted(p.parent.parent for p in (REPO / "bundles").glob("*/configs/metadata.json"))
 
 
