@@ -151,8 +151,8 @@ def load_text_model(folder: str, kind: str, device: str, model_id: str) -> tuple
                 text_config.projection_dim = config.projection_dim
                 config = text_config
             tokenizer = transformers.CLIPTokenizer.from_pretrained(folder, local_files_only=True)
-            model = transformers.CLIPTextModelWithProjection.from_pretrained(
-                folder, local_files_only=True, config=config)
+            clip_text = transformers.CLIPTextModelWithProjection
+            model = clip_text.from_pretrained(folder, local_files_only=True, config=config)
         else:
             tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
             model = transformers.AutoModel.from_pretrained(folder, local_files_only=True)
