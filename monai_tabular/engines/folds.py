@@ -37,8 +37,11 @@ MODEL_MODES = {"fusion": {"both": "both", "image_only": "image_only", "table_onl
                "image": {"both": "image_only"}, "table": {"both": "table_only"}}
 
 
-def run_bundle(bundle_dir: str | Path, configs: Sequence[str], overrides: Mapping[str, Any] | None = None) -> None:
+def run_bundle(bundle_dir: str | Path, configs: Sequence[str], overrides: Mapping[str, Any] | None = None, *,
+               log_config: str = "logging.conf") -> None:
     """Run a bundle's configs (merged in order) in this process, like ``python -m monai.bundle run``.
+
+    ``log_config`` names the bundle's logging file (``"logging_quiet.conf"`` logs warnings only).
 
     Example:
         >>> run_bundle("bundles/image_table_baseline", ["train.json"], {"epochs": 1})   # doctest: +SKIP
@@ -50,7 +53,7 @@ def run_bundle(bundle_dir: str | Path, configs: Sequence[str], overrides: Mappin
     missing = [f for f in files if not Path(f).is_file()]
     if missing:
         raise FileNotFoundError(f"bundle config(s) {missing} do not exist")
-    logging_file = bundle_dir / "configs" / "logging.conf"
+    logging_file = bundle_dir / "configs" / log_config
     run(run_id="run", init_id="initialize", final_id="finalize", meta_file=str(bundle_dir / "configs/metadata.json"),
         config_file=files, logging_file=str(logging_file) if logging_file.is_file() else None,
         **dict(overrides or {}))
@@ -82,6 +85,7 @@ def run_folds(
     title: str = "Results",
     n_boot: int = 1000,
     results_dir: str | Path | None = None,
+    log_config: str = "logging.conf",
 ) -> dict[str, Path]:
     """Train + evaluate ``models`` on ``folds`` and write ``results.csv``, ``results.md`` and ``roc.png``.
 
@@ -99,6 +103,7 @@ def run_folds(
         sklearn_methods: table-only scikit-learn rows.
         title: heading of the results.
         results_dir: default ``<output_dir>/results``.
+        log_config: the bundle's logging file for every run (``"logging_quiet.conf"``: warnings only).
 
     Example:
         >>> run_folds(bundle_dir="bundles/image_table_baseline", output_dir="runs/synthetic", folds=[0, 1],
@@ -123,9 +128,10 @@ def run_folds(
             if not all((run_dir / f"predictions_{mode}.csv").is_file() for mode in modes):
                 if not (run_dir / "summary.json").is_file():
                     logger.info("training %s on fold %s", model, fold)
-                    run_bundle(bundle_dir, ["train.json"], settings)
+                    run_bundle(bundle_dir, ["train.json"], settings, log_config=log_config)
                 for mode in modes:
-                    run_bundle(bundle_dir, ["train.json", "evaluate.json"], {**settings, "eval_mode": mode})
+                    run_bundle(bundle_dir, ["train.json", "evaluate.json"], {**settings, "eval_mode": mode},
+                               log_config=log_config)
             for mode, shown in modes.items():
                 frame = _predictions(run_dir / f"predictions_{mode}.csv", method=model, mode=shown, fold=fold)
                 predictions.append(frame)
