@@ -16,8 +16,8 @@
 
 Sizes an encoder cannot take (Swin needs multiples of patch*8) are padded up to the nearest valid size and the
 size used is printed. Peak memory is the subprocess's maximum RSS, including the Python/torch runtime (~0.5 GB).
-The selective-scan ratio (parallel / sequential reference at length 4096) is printed by
-``benchmarks/selective_scan.py``.
+The selective-scan speed ratio (parallel / sequential reference at length 4096) comes last, from
+``benchmarks/selective_scan.py`` (also the ratio to the ``mamba-ssm`` kernels when CUDA and mamba_ssm are there).
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--timeout", type=int, default=600)
+    parser.add_argument("--skip-scan", action="store_true", help="do not run the selective-scan ratio")
     args = parser.parse_args()
     size3, size2 = ([32, 32, 32], [64, 64]) if args.quick else ([120, 120, 90], [224, 224])
     cases = [(n, 3, size3, 2) for n in list_encoders("image")] + [(n, 2, size2, 8) for n in list_encoders("image")]
@@ -95,6 +96,12 @@ def main() -> None:
             continue
         print(f"{name:<16} {shape:<22} {batch:>5} {result['seconds']:>10.3f} {result['peak_rss_mib']:>13.0f} "
               f"{result['params_m']:>9.2f}", flush=True)
+    if not args.skip_scan:
+        from pathlib import Path
+
+        script = Path(__file__).resolve().parent / "selective_scan.py"
+        extra = ["--quick"] if args.quick else []
+        subprocess.run([sys.executable, str(script), "--skip-encoders", *extra], check=False)
 
 
 if __name__ == "__main__":
