@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 from monai_tabular.networks.encoders import ResNetEncoder, TableMLP
+from monai_tabular.networks.fusion import create_fusion, list_fusions, register_fusion
 from monai_tabular.networks.nets import MODES, FusionClassifier, ImageClassifier, TableClassifier
 from monai_tabular.networks.nets.factory import CLASSIFIERS, create_classifier
 from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder, get_encoder_class, get_encoder_kind,
@@ -29,4 +30,5 @@ from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder
 
 __all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder", "get_encoder_kind", "get_encoder_class",
            "UnknownEncoderError", "ResNetEncoder", "TableMLP", "ImageClassifier", "TableClassifier",
-           "FusionClassifier", "MODES", "CLASSIFIERS", "create_classifier"]
+           "FusionClassifier", "MODES", "CLASSIFIERS", "create_classifier", "create_fusion", "list_fusions",
+           "register_fusion"]
