@@ -34,30 +34,35 @@ __all__ = ["FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_infere
 logger = logging.getLogger(__name__)
 
 
-def probe_shape(path: str | Path) -> tuple[int, ...]:
-    """Spatial shape of an image file from its header (PIL reports width x height; MONAI's reader loads the same
-    order, so this is the shape the transforms see).
-
-    Example:
-        >>> probe_shape("images/sub-0000.png")   # doctest: +SKIP
-        (64, 64)
-    """
+def _image_header(path: str | Path) -> tuple[tuple[int, ...], int]:
+    """``(spatial shape, channels)`` of an image file, from its header only."""
     name = str(path).lower()
     if name.endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")):
         from PIL import Image
 
-        with Image.open(path) as image:
-            return tuple(image.size)
+        with Image.open(path) as image:  # PIL reports width x height, the order MONAI's reader loads
+            return tuple(image.size), len(image.getbands())
     if name.endswith((".nii", ".nii.gz", ".mgz")):
         import nibabel as nib
 
-        return tuple(int(s) for s in nib.load(str(path)).shape[:3])
+        shape = nib.load(str(path)).shape
+        return tuple(int(s) for s in shape[:3]), int(shape[3]) if len(shape) > 3 else 1
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(path))
     reader.ReadImageInformation()
-    return tuple(int(s) for s in reader.GetSize())
+    return tuple(int(s) for s in reader.GetSize()), int(reader.GetNumberOfComponents())
+
+
+def probe_shape(path: str | Path) -> tuple[int, ...]:
+    """Spatial shape of an image file from its header, in the order the transforms see it.
+
+    Example:
+        >>> probe_shape("images/sub-0000.png")   # doctest: +SKIP
+        (64, 64)
+    """
+    return _image_header(path)[0]
 
 
 def probe_image(path: str | Path) -> tuple[int, int]:
@@ -67,27 +72,8 @@ def probe_image(path: str | Path) -> tuple[int, int]:
         >>> probe_image("images/sub-0000.nii.gz")   # doctest: +SKIP
         (3, 1)
     """
-    name = str(path).lower()
-    if name.endswith((".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")):
-        from PIL import Image
-
-        with Image.open(path) as image:
-            return 2, len(image.getbands())
-    if name.endswith((".nii", ".nii.gz", ".mgz")):
-        import nibabel as nib
-
-        shape = nib.load(str(path)).shape
-    else:
-        import SimpleITK as sitk
-
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(str(path))
-        reader.ReadImageInformation()
-        shape = reader.GetSize()
-        return len(shape), reader.GetNumberOfComponents()
-    if len(shape) == 2:
-        return 2, 1
-    return 3, int(shape[3]) if len(shape) > 3 else 1
+    shape, channels = _image_header(path)
+    return len(shape), channels
 
 
 class _LabelInfo:
