@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,13 +29,67 @@ import pandas as pd
 from monai_tabular.data import TableSchema
 from monai_tabular.metrics import classification_metrics, regression_metrics, write_results
 
-__all__ = ["run_bundle", "run_folds", "MODEL_MODES"]
+__all__ = ["run_bundle", "run_folds", "MODEL_MODES", "RunSpec", "run_specs"]
 
 logger = logging.getLogger(__name__)
 
 # evaluation modes reported for each baseline model, and the name of the mode in the results table
 MODEL_MODES = {"fusion": {"both": "both", "image_only": "image_only", "table_only": "table_only"},
                "image": {"both": "image_only"}, "table": {"both": "table_only"}}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One results row group of ``run_folds``: a bundle, its overrides and the evaluation modes to report.
+
+    Args:
+        name: row name in the results table (and the run folder ``<output_dir>/<name>/fold<k>``).
+        bundle_dir: bundle folder; ``None`` = the ``bundle_dir`` given to ``run_folds``.
+        overrides: overrides of this row, applied over the shared ones (e.g. ``{"model": "image"}``).
+        modes: ``{eval_mode: shown_mode}``: each ``eval_mode`` is passed to ``evaluate.json`` (which writes
+            ``predictions_<eval_mode>.csv``) and reported as ``shown_mode`` (``both``/``image_only``/``table_only``).
+
+    Example:
+        >>> RunSpec("charms", bundle_dir="bundles/charms", modes={"both": "image_only"}).modes
+        {'both': 'image_only'}
+    """
+
+    name: str
+    bundle_dir: str | Path | None = None
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    modes: Mapping[str, str] = field(default_factory=lambda: {"both": "both"})
+
+
+def run_specs(models: Sequence[str] | Mapping[str, Mapping[str, Any]] | Sequence[RunSpec]) -> list[RunSpec]:
+    """Normalise ``run_folds``'s ``models``: baseline model names, ``RunSpec`` objects, or a mapping
+    ``{name: {"bundle_dir": ..., "overrides": {...}, "modes": {...}}}`` (as written in a JSON/YAML plan).
+
+    Example:
+        >>> [(s.name, dict(s.overrides), dict(s.modes)) for s in run_specs(["image"])]
+        [('image', {'model': 'image'}, {'both': 'image_only'})]
+    """
+    if isinstance(models, Mapping):
+        specs = []
+        for name, entry in models.items():
+            unknown = sorted(set(entry) - {"bundle_dir", "overrides", "modes"})
+            if unknown:
+                raise ValueError(f"run {name!r} has unknown key(s) {unknown}; allowed: bundle_dir, overrides, modes")
+            specs.append(RunSpec(name, entry.get("bundle_dir"), dict(entry.get("overrides") or {}),
+                                 dict(entry.get("modes") or {"both": "both"})))
+        return specs
+    specs = []
+    for model in models:
+        if isinstance(model, RunSpec):
+            specs.append(model)
+        elif model in MODEL_MODES:
+            specs.append(RunSpec(model, None, {"model": model}, MODEL_MODES[model]))
+        else:
+            raise ValueError(f"unknown model {model!r}; the baseline bundle has {list(MODEL_MODES)}; pass a RunSpec "
+                             "or a mapping for another bundle")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"run names must be unique, got {names}")
+    return specs
 
 
 def run_bundle(bundle_dir: str | Path, configs: Sequence[str], overrides: Mapping[str, Any] | None = None, *,
@@ -97,7 +152,9 @@ def run_folds(
     Args:
         bundle_dir: bundle folder (``configs/train.json`` and ``configs/evaluate.json``).
         output_dir: where runs and results go.
-        models: values of the bundle's ``model`` key.
+        models: values of the baseline bundle's ``model`` key (``fusion``, ``image``, ``table``), or
+            ``RunSpec`` objects / a ``{name: {"bundle_dir", "overrides", "modes"}}`` mapping for method bundles;
+            each bundle's ``evaluate.json`` takes ``eval_mode`` and writes ``predictions_<eval_mode>.csv``.
         folds: fold ids (default: the 5 folds ``0..4``, or ``["test"]`` for a fixed train/val/test split: pass it).
         overrides: bundle overrides shared by every run (``recipe``, ``csv``, ``epochs`` ...).
         sklearn_methods: table-only scikit-learn rows.
@@ -115,28 +172,26 @@ def run_folds(
     bundle_dir, output_dir = Path(bundle_dir), Path(output_dir)
     overrides = dict(overrides or {})
     folds = list(folds) if folds is not None else list(range(int(overrides.get("n_folds", 5))))
-    unknown = [m for m in models if m not in MODEL_MODES]
-    if unknown:
-        raise ValueError(f"unknown model(s) {unknown}; the baseline bundle has {list(MODEL_MODES)}")
+    specs = run_specs(models)
     predictions, rows, task = [], [], "classification"
     for fold in folds:
-        for model in models:
-            model_dir = output_dir / model
+        for spec in specs:
+            model_dir = output_dir / spec.name
             run_dir = model_dir / f"fold{fold}"
-            settings = {**overrides, "model": model, "fold": fold, "output_dir": str(model_dir)}
-            modes = MODEL_MODES[model]
-            if not all((run_dir / f"predictions_{mode}.csv").is_file() for mode in modes):
+            spec_bundle = Path(spec.bundle_dir) if spec.bundle_dir else bundle_dir
+            settings = {**overrides, **spec.overrides, "fold": fold, "output_dir": str(model_dir)}
+            if not all((run_dir / f"predictions_{mode}.csv").is_file() for mode in spec.modes):
                 if not (run_dir / "summary.json").is_file():
-                    logger.info("training %s on fold %s", model, fold)
-                    run_bundle(bundle_dir, ["train.json"], settings, log_config=log_config)
-                for mode in modes:
-                    run_bundle(bundle_dir, ["train.json", "evaluate.json"], {**settings, "eval_mode": mode},
+                    logger.info("training %s on fold %s", spec.name, fold)
+                    run_bundle(spec_bundle, ["train.json"], settings, log_config=log_config)
+                for mode in spec.modes:
+                    run_bundle(spec_bundle, ["train.json", "evaluate.json"], {**settings, "eval_mode": mode},
                                log_config=log_config)
-            for mode, shown in modes.items():
-                frame = _predictions(run_dir / f"predictions_{mode}.csv", method=model, mode=shown, fold=fold)
+            for mode, shown in spec.modes.items():
+                frame = _predictions(run_dir / f"predictions_{mode}.csv", method=spec.name, mode=shown, fold=fold)
                 predictions.append(frame)
-        split = load_json(output_dir / models[0] / f"fold{fold}" / "split.json")
-        schema = TableSchema.load(output_dir / models[0] / f"fold{fold}" / "schema.json")
+        split = load_json(output_dir / specs[0].name / f"fold{fold}" / "split.json")
+        schema = TableSchema.load(output_dir / specs[0].name / f"fold{fold}" / "schema.json")
         task = schema.task
         for method in sklearn_methods:
             frame = sklearn_table_baseline(schema, split["train"], split["test"] or split["val"], method=method)
@@ -156,7 +211,10 @@ def run_folds(
                           overwrite=True, ci="bootstrap", key="auc" if task == "classification" else "mae",
                           n_boot=n_boot)
     pooled.to_csv(results_dir / "predictions.csv", index=False)
-    (results_dir / "run.json").write_text(json.dumps({"bundle": str(bundle_dir), "models": list(models),
+    runs = {s.name: {"bundle_dir": str(s.bundle_dir or bundle_dir), "overrides": dict(s.overrides),
+                     "modes": dict(s.modes)} for s in specs}
+    (results_dir / "run.json").write_text(json.dumps({"bundle": str(bundle_dir), "models": [s.name for s in specs],
+                                                      "runs": runs,
                                                       "folds": [str(f) for f in folds], "overrides": overrides},
                                                      indent=2, default=str) + "\n")
     return paths

@@ -55,15 +55,15 @@ def _root_logging_kept() -> Iterator[None]:
         root.setLevel(level)
 
 
-def run(configs: list[str], overrides: Mapping[str, Any]) -> None:
-    """``run_bundle`` on the baseline bundle with one torch thread, keeping the test session's logging."""
+def run(configs: list[str], overrides: Mapping[str, Any], *, bundle: Path | str = BUNDLE) -> None:
+    """``run_bundle`` on a bundle (default: the baseline) with one torch thread, keeping the test session's logging."""
     from monai_tabular.engines import run_bundle
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with _root_logging_kept():
-            run_bundle(BUNDLE, configs, overrides)
+            run_bundle(bundle, configs, overrides)
     finally:
         torch.set_num_threads(threads)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monai_tabular.engines import run_folds
+from monai_tabular.engines import RunSpec, run_folds, run_specs
 
 pytestmark = pytest.mark.filterwarnings("ignore:parsing config_file:UserWarning")
 
@@ -89,3 +89,23 @@ def test_rerun_skips_finished_folds(folds_run):
 def test_unknown_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown model"):
         run_folds(bundle_dir=BUNDLE, output_dir=tmp_path, models=["transformer"], folds=[0], overrides=OVERRIDES)
+
+
+def test_run_specs_accept_named_rows_with_their_own_overrides_and_modes(tmp_path):
+    models = {"image_small": {"overrides": {"model": "image"}, "modes": {"both": "image_only"}},
+              "fusion_as_table": {"overrides": {"model": "fusion"}, "modes": {"table_only": "table_only"}}}
+    paths = run_folds(bundle_dir=BUNDLE, output_dir=tmp_path, models=models, folds=[0], overrides=OVERRIDES,
+                      n_boot=50)
+    results = pd.read_csv(paths["csv"])
+    assert set(zip(results["method"], results["mode"])) == {("image_small", "image_only"),
+                                                            ("fusion_as_table", "table_only"),
+                                                            ("logistic_regression", "table_only")}
+    assert (tmp_path / "fusion_as_table" / "fold0" / "predictions_table_only.csv").is_file()
+    assert not (tmp_path / "fusion_as_table" / "fold0" / "predictions_both.csv").exists()
+
+
+def test_run_specs_refuse_unknown_keys_and_duplicate_names():
+    with pytest.raises(ValueError, match="unknown key"):
+        run_specs({"x": {"bundle": "b"}})
+    with pytest.raises(ValueError, match="unique"):
+        run_specs([RunSpec("a"), RunSpec("a")])
