@@ -27,7 +27,8 @@ from monai_tabular.metrics.regression import regression_metrics
 
 __all__ = ["summarize_folds", "write_results", "format_ci", "RESULT_FILES"]
 
-RESULT_FILES = {"csv": "results.csv", "markdown": "results.md", "roc": "roc.png"}
+RESULT_FILES = {"csv": "results.csv", "markdown": "results.md", "roc": "roc.png", "summary": "summary.csv",
+                "bars": "bars.png"}
 _NOT_METRICS = ("fold", "seed", "repeat", "n_train", "n_val", "n_test")
 
 
@@ -261,6 +262,35 @@ def _plot_roc(predictions: pd.DataFrame, path: Path, *, title: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def _plot_bars(summary: pd.DataFrame, path: Path, *, title: str, key: str) -> bool:
+    """Bar chart of ``key`` per method (one group per mode) with the CI as error bars; False if ``key`` is absent."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    part = summary[summary["metric"] == key]
+    if part.empty:
+        return False
+    modes = list(dict.fromkeys(part["mode"])) if "mode" in part.columns else [None]
+    methods = list(dict.fromkeys(part["method"]))
+    fig = Figure(figsize=(max(5.0, 1.1 * len(methods) * len(modes)), 4.0), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    width = 0.8 / len(modes)
+    for index, mode in enumerate(modes):
+        rows = part if mode is None else part[part["mode"] == mode]
+        rows = rows.set_index("method").reindex(methods)
+        x = np.arange(len(methods)) + (index - (len(modes) - 1) / 2) * width
+        mean = rows["mean"].to_numpy(dtype=float)
+        errors = np.vstack([mean - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - mean])
+        ax.bar(x, mean, width, yerr=np.nan_to_num(errors), capsize=3, label=str(mode) if mode is not None else None)
+    ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
+    ax.set(ylabel=key, title=title)
+    if modes != [None]:
+        ax.legend(title="mode", fontsize="small")
+    fig.savefig(path, dpi=120)
+    return True
+
+
 def write_results(rows: pd.DataFrame, out_dir: str | Path, *, title: str, predictions: pd.DataFrame | None = None,
                   baseline: str | None = None, overwrite: bool = False, metrics: list[str] | None = None,
                   key: str = "auc", ci: str = "folds", n_boot: int = 1000) -> dict[str, Path]:
@@ -286,15 +316,18 @@ def write_results(rows: pd.DataFrame, out_dir: str | Path, *, title: str, predic
             CIs, see :func:`pooled_bootstrap`; needs ``predictions``).
         n_boot: bootstrap resamples.
 
+    Also written: ``summary.csv`` (one row per method x mode x metric: ``mean``, ``low``, ``high``) and
+    ``bars.png`` (``key`` per method with its CI).
+
     Returns:
-        ``{"csv": path, "markdown": path[, "roc": path]}``.
+        ``{"csv": path, "markdown": path, "summary": path[, "roc": path][, "bars": path]}``.
 
     Example:
         >>> rows = pd.DataFrame({"method": ["a", "a", "b", "b"], "fold": [0, 1, 0, 1], "auc": [.8, .82, .7, .75]})
         >>> import tempfile
         >>> paths = write_results(rows, tempfile.mkdtemp(), title="Exp 1", baseline="b")
         >>> sorted(paths), paths["markdown"].read_text().splitlines()[2]
-        (['csv', 'markdown'], '| method | folds | auc | Δ auc vs b | p vs b |')
+        (['bars', 'csv', 'markdown', 'summary'], '| method | folds | auc | Δ auc vs b | p vs b |')
     """
     out = Path(out_dir)
     if "method" not in rows.columns:
@@ -318,6 +351,10 @@ def write_results(rows: pd.DataFrame, out_dir: str | Path, *, title: str, predic
     out.mkdir(parents=True, exist_ok=True)
     paths = {"csv": out / RESULT_FILES["csv"], "markdown": out / RESULT_FILES["markdown"]}
     rows.to_csv(paths["csv"], index=False)
+    paths["summary"] = out / RESULT_FILES["summary"]
+    summary.to_csv(paths["summary"], index=False)
+    if _plot_bars(summary, out / RESULT_FILES["bars"], title=title, key=key):
+        paths["bars"] = out / RESULT_FILES["bars"]
     roc = out / RESULT_FILES["roc"]
     if predictions is not None and "prob" in predictions.columns:  # binary tasks: P(positive class)
         _plot_roc(predictions, roc, title=title)

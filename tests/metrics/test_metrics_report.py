@@ -71,7 +71,11 @@ def test_write_results_files(tmp_path):
     out = tmp_path / "exp"
     paths = write_results(rows, out, title="Synthetic", predictions=predictions, baseline="image",
                           metrics=["auc", "balanced_accuracy"])
-    assert set(paths) == {"csv", "markdown", "roc"}
+    assert set(paths) == {"csv", "markdown", "roc", "summary", "bars"}
+    assert paths["bars"].read_bytes().startswith(b"\x89PNG")
+    saved = pd.read_csv(paths["summary"])
+    fusion_auc = saved[(saved.method == "fusion") & (saved["mode"] == "full") & (saved.metric == "auc")].iloc[0]
+    assert fusion_auc["low"] <= fusion_auc["mean"] <= fusion_auc["high"]
     back = pd.read_csv(paths["csv"])
     assert list(back.columns) == list(rows.columns) and len(back) == len(rows)
     png = paths["roc"].read_bytes()
@@ -109,7 +113,8 @@ def test_refuses_to_overwrite(tmp_path):
         write_results(rows.head(3), tmp_path, title="Second")
     assert {k: p.read_bytes() for k, p in paths.items()} == before
     again = write_results(rows.head(3), tmp_path, title="Second", overwrite=True)
-    assert set(again) == {"csv", "markdown"} and not (tmp_path / "roc.png").exists()  # stale plot removed
+    assert set(again) == {"csv", "markdown", "summary", "bars"}
+    assert not (tmp_path / "roc.png").exists()  # stale plot removed
     assert again["markdown"].read_text().startswith("# Second")
 
 
