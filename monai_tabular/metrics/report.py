@@ -263,30 +263,29 @@ def _plot_roc(predictions: pd.DataFrame, path: Path, *, title: str) -> None:
 
 
 def _plot_bars(summary: pd.DataFrame, path: Path, *, title: str, key: str) -> bool:
-    """Bar chart of ``key`` per method (one group per mode) with the CI as error bars; False if ``key`` is absent."""
+    """One bar of ``key`` per method x mode (coloured by mode) with the CI as error bars; False if ``key`` is absent."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    part = summary[summary["metric"] == key]
+    part = summary[summary["metric"] == key].reset_index(drop=True)
     if part.empty:
         return False
     modes = list(dict.fromkeys(part["mode"])) if "mode" in part.columns else [None]
-    methods = list(dict.fromkeys(part["method"]))
-    fig = Figure(figsize=(max(5.0, 1.1 * len(methods) * len(modes)), 4.0), layout="constrained")
+    colours = {mode: f"C{i}" for i, mode in enumerate(modes)}
+    shown_modes = part["mode"] if "mode" in part.columns else pd.Series([None] * len(part))
+    labels = [str(m) if mode is None else f"{m}\n({mode})" for m, mode in zip(part["method"], shown_modes)]
+    mean = part["mean"].to_numpy(dtype=float)
+    errors = np.nan_to_num(np.vstack([mean - part["low"].to_numpy(dtype=float),
+                                      part["high"].to_numpy(dtype=float) - mean]))
+    fig = Figure(figsize=(max(5.0, 0.9 * len(part) + 1.5), 4.0), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
-    width = 0.8 / len(modes)
-    for index, mode in enumerate(modes):
-        rows = part if mode is None else part[part["mode"] == mode]
-        rows = rows.set_index("method").reindex(methods)
-        x = np.arange(len(methods)) + (index - (len(modes) - 1) / 2) * width
-        mean = rows["mean"].to_numpy(dtype=float)
-        errors = np.vstack([mean - rows["low"].to_numpy(dtype=float), rows["high"].to_numpy(dtype=float) - mean])
-        ax.bar(x, mean, width, yerr=np.nan_to_num(errors), capsize=3, label=str(mode) if mode is not None else None)
-    ax.set_xticks(np.arange(len(methods)), methods, rotation=30, ha="right")
-    ax.set(ylabel=key, title=title)
-    if modes != [None]:
-        ax.legend(title="mode", fontsize="small")
+    ax.bar(np.arange(len(part)), mean, 0.7, yerr=errors, capsize=3, color=[colours[m] for m in shown_modes])
+    for x, (value, top) in enumerate(zip(mean, mean + errors[1])):
+        ax.annotate(f"{value:.3f}", (x, top), textcoords="offset points", xytext=(0, 3), ha="center",
+                    fontsize="x-small")
+    ax.set_xticks(np.arange(len(part)), labels, rotation=45, ha="right", fontsize="small")
+    ax.set(ylabel=f"{key} (95% CI)", title=title)
     fig.savefig(path, dpi=120)
     return True
 
