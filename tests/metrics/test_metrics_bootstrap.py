@@ -115,6 +115,3 @@ def test_invalid_arguments():
         bootstrap_ci([0, 1], [0.2, 0.3, 0.4], _auc)
     with pytest.raises(ValueError):
         bootstrap_ci([0, 1], [0.2, 0.3], _auc, alpha=1.5)
-
-
-@pytest.mark.slow
