@@ -21,12 +21,14 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from monai_tabular.cli import cmd_evaluate, cmd_finetune, cmd_init, cmd_predict, cmd_train, cmd_validate
+from monai_tabular.cli import (cmd_benchmark, cmd_evaluate, cmd_explain, cmd_finetune, cmd_init, cmd_predict,
+                               cmd_train, cmd_validate)
 from monai_tabular.cli.errors import EXIT_BAD_INPUT, find_bad_input, format_error
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-COMMANDS = (cmd_init, cmd_validate, cmd_train, cmd_evaluate, cmd_predict, cmd_finetune)
+COMMANDS = (cmd_init, cmd_validate, cmd_train, cmd_evaluate, cmd_explain, cmd_predict, cmd_finetune,
+            cmd_benchmark)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,3 +98,14 @@ def test_the_shipped_plan_is_valid():
 
     plan = load_plan(Path(__file__).resolve().parents[2] / "benchmarks" / "plan.json")
     assert all(table["runs"] for table in plan_tables(plan))
+
+
+def test_cli_benchmark_collect_only_writes_the_page(benchmark_run, tmp_path):
+    from monai_tabular.cli.main import main
+
+    root, _, _, _ = benchmark_run
+    page = tmp_path / "results.md"
+    code = main(["benchmark", "--plan", str(root / "plan.json"), "--output-dir", str(root / "runs"),
+                 "--results", str(page), "--collect-only"])
+    assert code == 0 and "### Image vs fusion" in page.read_text()
+    assert main(["benchmark", "--plan", str(tmp_path / "nope.json"), "--collect-only"]) == 2
