@@ -1,0 +1,92 @@
+# Copyright (c) monai_tabular contributors
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#     http://www.apache.org/licenses/LICENSE-2.0
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""CITab's engine hook: start a fine-tuning run from a CITab pretraining checkpoint."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from ignite.engine import Engine, Events
+
+from monai_tabular.handlers.checkpoint import CheckpointLoadError
+
+__all__ = ["CITabPretrainedLoader", "load_citab_pretrained"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_citab_pretrained(network: torch.nn.Module, path: str | Path, *, key: str = "network",
+                          report_path: str | Path | None = None) -> dict[str, Any]:
+    """Load a CITab pretraining checkpoint into a fine-tuning ``CITab`` (``network.load_pretrained``): everything
+    but the classifier; another image encoder is refused naming both; header texts never seen in pretraining are
+    logged (and written to ``report_path`` as JSON when given).
+
+    Example:
+        >>> load_citab_pretrained(net, "runs/citab_pretrain/fold0/model.pt")   # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained checkpoint {path} does not exist: run the citab_pretrain bundle first")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # damaged, tampered or foreign pickles all end here
+        raise CheckpointLoadError(f"checkpoint {path} cannot be loaded safely (weights_only=True): "
+                                  f"{type(exc).__name__}") from None
+    state = checkpoint.get(key, checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointLoadError(f"checkpoint {path} holds no state dict under {key!r}")
+    if not hasattr(network, "load_pretrained"):
+        raise TypeError(f"{type(network).__name__} is not a CITab network (no load_pretrained)")
+    try:
+        report = network.load_pretrained(state)
+    except ValueError as exc:
+        raise CheckpointLoadError(f"checkpoint {path}: {exc}") from None
+    logger.info("CITab: loaded %d pretrained tensors from %s; trained from scratch: %s", len(report["loaded"]), path,
+                ", ".join(report["new"]) or "none")
+    if report_path is not None:
+        Path(report_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(report_path).write_text(json.dumps({"checkpoint": str(path), **report}, indent=1) + "\n")
+    return report
+
+
+class CITabPretrainedLoader:
+    """Ignite handler: :func:`load_citab_pretrained` when training starts from epoch 0 (not on a resume).
+
+    Args:
+        load_path: the pretraining run's ``model.pt``; ``""``/``None`` does nothing (training from scratch).
+        network: the fine-tuning ``CITab``.
+        report_path: where to write what was loaded and the unseen header texts (JSON).
+        required: a missing ``load_path`` is an error (fine-tuning must not silently start from scratch; pass
+            ``required=False`` for the from-scratch comparison).
+
+    Example:
+        >>> CITabPretrainedLoader("runs/pretrain/fold0/model.pt", network=net).attach(trainer)   # doctest: +SKIP
+    """
+
+    def __init__(self, load_path: str | Path | None, network: torch.nn.Module, *,
+                 report_path: str | Path | None = None, required: bool = False) -> None:
+        self.load_path = None if load_path in (None, "") else Path(load_path)
+        if required and self.load_path is None:
+            raise ValueError("no pretrained checkpoint given: pass the CITab pretraining run's model.pt "
+                             "(--pretrained), or train from scratch (--from_scratch true)")
+        self.network, self.report_path = network, report_path
+        self.report: dict[str, Any] | None = None
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if self.load_path is not None and engine.state.epoch == 0:
+            self.report = load_citab_pretrained(self.network, self.load_path, report_path=self.report_path)
