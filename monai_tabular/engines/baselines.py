@@ -19,7 +19,9 @@ import pandas as pd
 
 from monai_tabular.data import TableSchema
 
-__all__ = ["table_design_matrix", "sklearn_table_baseline"]
+__all__ = ["table_design_matrix", "sklearn_table_baseline", "SKLEARN_METHODS"]
+
+SKLEARN_METHODS = ("logistic_regression", "gradient_boosting", "mlp")
 
 
 def table_design_matrix(schema: TableSchema, records: Sequence[dict]) -> np.ndarray:
@@ -43,15 +45,22 @@ def sklearn_table_baseline(schema: TableSchema, train: Sequence[dict], test: Seq
                            method: str = "logistic_regression", seed: int = 0) -> pd.DataFrame:
     """Fit a scikit-learn model on the training rows' table and predict the test rows.
 
-    ``method``: ``"logistic_regression"`` (L2, C=1; ridge for regression) or ``"gradient_boosting"``
-    (``HistGradientBoosting*``). Returns predictions in the same format as ``PredictionWriter``:
-    ``subject_id, label, prob_<class>..., pred`` (regression: ``label, pred`` in the original unit).
+    ``method``: ``"logistic_regression"`` (L2, C=1; ridge for regression), ``"gradient_boosting"``
+    (``HistGradientBoosting*``) or ``"mlp"`` (``MLP*``, one hidden layer of 64, early stopping). Returns
+    predictions in the same format as ``PredictionWriter``: ``subject_id, label, prob_<class>..., pred``
+    (regression: ``label, pred`` in the original unit).
 
     Example:
         >>> predictions = sklearn_table_baseline(fold.schema, fold.train, fold.test)   # doctest: +SKIP
     """
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    if method not in SKLEARN_METHODS:
+        raise ValueError(f"unknown scikit-learn method {method!r}; known: {list(SKLEARN_METHODS)}")
+    mlp = {"hidden_layer_sizes": (64,), "alpha": 1e-3, "early_stopping": True, "max_iter": 1000,
+           "random_state": seed}
 
     x_train, x_test = table_design_matrix(schema, train), table_design_matrix(schema, test)
     label = schema.labels[0]
@@ -59,7 +68,7 @@ def sklearn_table_baseline(schema: TableSchema, train: Sequence[dict], test: Seq
     rows = pd.DataFrame({"subject_id": [r["subject_id"] for r in test]})
     if schema.task == "classification":
         model = (LogisticRegression(C=1.0, max_iter=5000) if method == "logistic_regression"
-                 else HistGradientBoostingClassifier(random_state=seed))
+                 else MLPClassifier(**mlp) if method == "mlp" else HistGradientBoostingClassifier(random_state=seed))
         model.fit(x_train, y_train)
         names = schema.label_classes[label]
         probs = np.zeros((len(test), len(names)))
@@ -69,8 +78,8 @@ def sklearn_table_baseline(schema: TableSchema, train: Sequence[dict], test: Seq
             rows[f"prob_{name}"] = probs[:, c]
         rows["pred"] = [names[i] for i in probs.argmax(1)]
     else:
-        model = Ridge(alpha=1.0) if method == "logistic_regression" else HistGradientBoostingRegressor(
-            random_state=seed)
+        model = (Ridge(alpha=1.0) if method == "logistic_regression" else MLPRegressor(**mlp) if method == "mlp"
+                 else HistGradientBoostingRegressor(random_state=seed))
         model.fit(x_train, y_train)
         rows["label"] = [float(r["label"]) for r in test]
         rows["pred"] = [schema.decode_label(v) for v in model.predict(x_test)]
