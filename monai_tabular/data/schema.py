@@ -43,7 +43,8 @@ logger = logging.getLogger(__name__)
 
 ROLES = ("subject_id", "label", "image", "numerical", "categorical", "text", "ignore")
 FEATURE_ROLES = ("numerical", "categorical", "text")
-TASKS = ("classification", "regression")
+TASKS = ("classification", "regression", "survival")
+SURVIVAL_CUTS = 10  # intervals of the discrete-time survival model, at event-time quantiles
 SCHEMA_FORMAT = "monai_tabular.schema"
 SCHEMA_VERSION = 1
 DEFAULT_TEMPLATE = "The {column} is {value}."
@@ -172,9 +173,11 @@ class TableSchema:
 
     Args:
         columns: one :class:`ColumnSchema` per column of the table (ignored columns included).
-        task: ``"classification"`` or ``"regression"`` (for the label columns).
+        task: ``"classification"``, ``"regression"`` or ``"survival"`` (for the label columns).
         label_classes: per label column, the sorted classes seen when fitting (classification).
-        label_stats: per label column, ``{"mean": .., "std": ..}`` (regression).
+        label_stats: per label column, ``{"mean": .., "std": ..}`` (regression; survival: of the time column,
+            plus ``"cuts"``, interval edges at event-time quantiles for discrete-time models).
+        survival: ``{"time": column, "event": column}`` (survival task).
         source: where the schema was made: file name, all column names, number of rows fit on.
 
     Example:
@@ -191,9 +194,23 @@ class TableSchema:
         label_classes: Mapping[str, Sequence[str]] | None = None,
         label_stats: Mapping[str, Mapping[str, float]] | None = None,
         source: Mapping[str, Any] | None = None,
+        survival: Mapping[str, str] | None = None,
     ) -> None:
         if task is not None and task not in TASKS:
             raise SchemaError(f"unknown task {task!r}; tasks are {list(TASKS)}")
+        self.survival = dict(survival) if survival else None
+        if task == "survival":
+            if not self.survival or set(self.survival) != {"time", "event"}:
+                raise SchemaError("a survival task needs a time column and an event column: give 'time' and "
+                                  "'event' in the spec, e.g. {'task': 'survival', 'time': 'months', "
+                                  "'event': 'died'}")
+            given = {c.name: c.role for c in columns}
+            for key, name in self.survival.items():
+                if given.get(name) != "label":
+                    raise SchemaError(f"survival {key} column {name!r} is not a label column of the schema",
+                                      column=name)
+        elif self.survival:
+            raise SchemaError(f"'time'/'event' columns {self.survival} need task 'survival', got task {task!r}")
         names = [c.name for c in columns]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
@@ -232,6 +249,8 @@ class TableSchema:
 
     @property
     def labels(self) -> list[str]:
+        if getattr(self, "survival", None):  # time first: it is the label a data list carries as "label"
+            return [self.survival["time"], self.survival["event"]]
         return self.names("label")
 
     @property
@@ -324,11 +343,12 @@ class TableSchema:
             roles[name] = role
 
         known_keys = {"subject_id", "label", "labels", "task", "classes", "image", "images", "columns", "infer",
-                      *ROLES}
+                      "time", "event", *ROLES}
         unknown_keys = sorted(set(spec) - known_keys)
         if unknown_keys:
             raise SchemaError(f"unknown spec key(s) {unknown_keys}; known: {sorted(known_keys)}", file=file)
         for key, role in (("subject_id", "subject_id"), ("label", "label"), ("labels", "label"),
+                          ("time", "label"), ("event", "label"),
                           ("image", "image"), ("images", "image"), ("numerical", "numerical"),
                           ("categorical", "categorical"), ("text", "text"), ("ignore", "ignore")):
             for name in _as_list(spec.get(key)):
@@ -379,7 +399,12 @@ class TableSchema:
         source = {"file": Path(file).name if file else None, "columns": list(frame.columns)}
         if declared:
             source["declared_classes"] = declared
-        schema = cls(columns, task=task, source=source, label_classes=declared)
+        survival = {k: spec[k] for k in ("time", "event") if spec.get(k)} or None
+        if task == "survival" and (not survival or len(survival) != 2):
+            raise SchemaError("a survival task needs 'time' and 'event' columns in the spec (e.g. {'task': "
+                              "'survival', 'time': 'months', 'event': 'died'}); the spec gives "
+                              f"{survival or 'neither'}", file=file)
+        schema = cls(columns, task=task, source=source, label_classes=declared, survival=survival)
         if infer:
             for column in schema.columns:
                 if column.inferred:
@@ -463,10 +488,24 @@ class TableSchema:
                 if len(seen) < 2:
                     raise TableDataError(f"label has a single class {seen} in the training split",
                                          file=file, column=name)
+            elif self.task == "survival" and name == self.survival["event"]:
+                if not (_event_values(values) == 1).any():
+                    raise TableDataError("the training split has no events (every subject censored): a survival "
+                                         "model cannot be fit", file=file, column=name)
             else:
                 numbers = pd.to_numeric(values).to_numpy(dtype=np.float64)
                 std = float(np.std(numbers))
                 self.label_stats[name] = {"mean": float(np.mean(numbers)), "std": std if std > 0 else 1.0}
+                if self.task == "survival":
+                    events = numbers[_event_values(frame[self.survival["event"]]) == 1]
+                    if events.size == 0:
+                        raise TableDataError("the training split has no events (every subject censored): a "
+                                             "survival model cannot be fit", file=file,
+                                             column=self.survival["event"])
+                    inner = np.unique(np.quantile(events, np.linspace(0, 1, SURVIVAL_CUTS + 1)[1:-1]))
+                    upper = max(float(numbers.max()), float(inner[-1]) if inner.size else 0.0) + 1e-6
+                    cuts = [0.0] + [float(c) for c in inner if 0.0 < c < upper] + [upper]
+                    self.label_stats[name]["cuts"] = cuts
         self.source.update({"n_rows_fit": n, "fingerprint": _fingerprint(frame, self.subject_id)})
         return self
 
@@ -525,6 +564,8 @@ class TableSchema:
                                                    file=file, column=name, rows=describe_rows(frame, empty)))
                 if self.task == "regression":
                     problems.extend(_non_numeric(frame, name, file, role="regression label"))
+                if self.task == "survival":
+                    problems.extend(_survival_problems(frame, name, file, is_event=name == self.survival["event"]))
         for name in self.features:
             if name not in frame.columns:
                 continue
@@ -657,6 +698,10 @@ class TableSchema:
             raise SchemaError("the schema has no label column")
         if is_missing(value):
             raise TableDataError("label is empty", column=column)
+        if self.task == "survival":
+            if column == self.survival["event"]:
+                return float(_event_values(pd.Series([value]))[0])
+            return _to_float(value, column)
         if self.task == "classification":
             classes = self.label_classes.get(column)
             if classes is None:
@@ -674,6 +719,8 @@ class TableSchema:
     def decode_label(self, encoded: int | float, *, column: str | None = None) -> Any:
         """Inverse of :meth:`encode_label` (class name, or value in the original unit)."""
         column = column or self.labels[0]
+        if self.task == "survival":
+            return float(encoded)
         if self.task == "classification":
             return self.label_classes[column][int(encoded)]
         stats = self.label_stats[column]
@@ -683,6 +730,7 @@ class TableSchema:
     def to_dict(self) -> dict:
         return {"format": SCHEMA_FORMAT, "version": SCHEMA_VERSION, "task": self.task,
                 "label_classes": self.label_classes, "label_stats": self.label_stats, "source": self.source,
+                "survival": self.survival,
                 "columns": [c.to_dict() for c in self.columns]}
 
     @classmethod
@@ -696,7 +744,7 @@ class TableSchema:
         known = {f.name for f in fields(ColumnSchema)}
         columns = [ColumnSchema(**{k: v for k, v in c.items() if k in known}) for c in data["columns"]]
         return cls(columns, task=data.get("task"), label_classes=data.get("label_classes"),
-                   label_stats=data.get("label_stats"), source=data.get("source"))
+                   label_stats=data.get("label_stats"), source=data.get("source"), survival=data.get("survival"))
 
     def save(self, path: str | Path, *, overwrite: bool = False) -> Path:
         """Write the schema as JSON (refuses to replace an existing file unless ``overwrite=True``)."""
@@ -836,6 +884,36 @@ def _non_numeric(frame: pd.DataFrame, name: str, file: str | None, *, role: str)
     examples = sorted({str(v) for v in values[bad]})[:5]
     return [TableDataError(f"{role} holds non-numeric value(s) {examples}: fix the cells or declare the column "
                            "categorical/text in the spec", file=file, column=name, rows=describe_rows(frame, bad))]
+
+
+_EVENT_VALUES = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "false": 0.0, "true": 1.0}
+
+
+def _event_values(values: pd.Series) -> np.ndarray:
+    """Event cells as 0/1 floats (NaN for anything else: missing, 2, "yes" ...)."""
+    return values.map(lambda v: _EVENT_VALUES.get(str(v).strip().lower(), np.nan)).to_numpy(dtype=np.float64)
+
+
+def _survival_problems(frame: pd.DataFrame, name: str, file: str | None, *, is_event: bool) -> list[TableDataError]:
+    values = frame[name]
+    present = ~values.pipe(missing_mask)
+    if is_event:
+        bad = present & np.isnan(_event_values(values))
+        if not bad.any():
+            return []
+        examples = sorted({str(v) for v in values[bad]})[:5]
+        return [TableDataError(f"survival event column must hold 0 (censored) or 1 (event), got {examples}",
+                               file=file, column=name, rows=describe_rows(frame, bad))]
+    problems = _non_numeric(frame, name, file, role="survival time")
+    if problems:
+        return problems
+    numbers = pd.to_numeric(values.where(present), errors="coerce")
+    negative = present & (numbers < 0)
+    if negative.any():
+        examples = sorted({float(v) for v in numbers[negative]})[:5]
+        problems.append(TableDataError(f"survival time must be >= 0, got {examples}", file=file, column=name,
+                                       rows=describe_rows(frame, negative)))
+    return problems
 
 
 def _marginal(values: np.ndarray, max_size: int) -> list[float]:

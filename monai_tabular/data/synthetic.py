@@ -26,6 +26,10 @@ Generative model (per subject):
   the classes are roughly balanced. Where ``biomarker`` is missing in the CSV, the label still
   used its hidden true value.
 
+With ``task="survival"`` the CSV also holds ``time`` and ``event``: the event time is exponential with hazard
+``0.1 * exp(z_img + z_tab)`` and is censored by an independent ``Uniform(0, 30)`` time (``event`` 1 when the
+event comes first), so both modalities carry survival information.
+
 ``site``, ``smoker`` and ``notes`` carry no direct signal on the label (``site`` shifts image
 intensities, ``smoker`` shifts the biomarker), as in real cohorts.
 
@@ -120,7 +124,7 @@ _COLUMN_DOCS: dict[str, dict[str, str]] = {
 }
 
 
-def synthetic_cohort_spec() -> dict[str, Any]:
+def synthetic_cohort_spec(task: str = "classification") -> dict[str, Any]:
     """Return the table-schema spec describing the synthetic ``cohort.csv`` (a fresh copy).
 
     Returns:
@@ -132,7 +136,13 @@ def synthetic_cohort_spec() -> dict[str, Any]:
         >>> spec = synthetic_cohort_spec()
         >>> spec["numerical"]
         ['age', 'biomarker']
+        >>> synthetic_cohort_spec(task="survival")["time"]
+        'time'
     """
+    if task == "survival":
+        spec = synthetic_cohort_spec()
+        del spec["label"], spec["classes"]
+        return spec | {"task": "survival", "time": "time", "event": "event", "ignore": ["label"]}
     return {
         "subject_id": "subject_id",
         "label": "label",
@@ -222,6 +232,7 @@ def make_synthetic_cohort(
     missing_rate: float = 0.1,
     seed: int = 0,
     overwrite: bool = False,
+    task: str = "classification",
 ) -> SyntheticCohort:
     """Write (or reuse) a synthetic paired image + table cohort in ``output_dir``.
 
@@ -270,6 +281,10 @@ def make_synthetic_cohort(
         ('label', 3)
     """
     params = _validate(n_subjects, spatial_dims, image_size, missing_rate, seed)
+    if task not in ("classification", "survival"):
+        raise ValueError(f"task must be 'classification' or 'survival', got {task!r}")
+    if task != "classification":  # absent for classification, so earlier cohorts keep their manifest
+        params["task"] = task
     root = Path(output_dir).expanduser()
     manifest = _manifest(params)
     cohort = SyntheticCohort(
@@ -278,7 +293,7 @@ def make_synthetic_cohort(
         image_dir=root / _IMAGE_DIR_NAME,
         spatial_dims=params["spatial_dims"],
         n_subjects=params["n_subjects"],
-        spec=synthetic_cohort_spec(),
+        spec=synthetic_cohort_spec(task=task),
     )
     if root.exists() and not root.is_dir():
         raise FileExistsError(f"output_dir '{root}' exists and is not a folder")
@@ -301,6 +316,9 @@ def make_synthetic_cohort(
 # ----------------------------------------------------------------------------------------------
 # internals
 # ----------------------------------------------------------------------------------------------
+
+
+_BASE_HAZARD, _CENSOR_MAX = 0.1, 30.0
 
 
 def _validate(n_subjects, spatial_dims, image_size, missing_rate, seed) -> dict[str, Any]:
@@ -356,7 +374,7 @@ def _manifest(params: dict[str, Any]) -> dict[str, Any]:
             "images": f"{_IMAGE_DIR_NAME}/sub-NNNN{_suffix(params['spatial_dims'])}",
         },
         "label_classes": list(LABEL_CLASSES),
-        "spec": synthetic_cohort_spec(),
+        "spec": synthetic_cohort_spec(task=params.get("task", "classification")),
     }
 
 
@@ -498,7 +516,7 @@ def _png_bytes(arr: np.ndarray) -> bytes:
 def _write_cohort(root: Path, params: dict[str, Any], manifest: dict[str, Any]) -> None:
     n, dims = params["n_subjects"], params["spatial_dims"]
     seq = np.random.SeedSequence(params["seed"])
-    table_seq, image_seq = seq.spawn(2)
+    table_seq, image_seq, survival_seq = seq.spawn(3)  # the first two as in cohorts without survival
     t = _table(params, np.random.default_rng(table_seq))
     image_dir = root / _IMAGE_DIR_NAME
     image_dir.mkdir(parents=True, exist_ok=True)
@@ -526,8 +544,16 @@ def _write_cohort(root: Path, params: dict[str, Any], manifest: dict[str, Any]) 
                 LABEL_CLASSES[int(t["label"][i])],
             ]
         )
+    header = CSV_COLUMNS
+    if params.get("task") == "survival":
+        rng = np.random.default_rng(survival_seq)
+        event_time = rng.exponential(1.0 / (_BASE_HAZARD * np.exp(t["z_img"] + t["z_tab"])))
+        censor_time = rng.uniform(0.0, _CENSOR_MAX, n)
+        header = (*CSV_COLUMNS, "time", "event")
+        for row, e, c in zip(rows, event_time, censor_time):
+            row.extend([f"{min(e, c):.3f}", int(e <= c)])
     truth = [[sid, f"{t['z_img'][i]:.6f}", f"{t['z_tab'][i]:.6f}"] for i, sid in enumerate(ids)]
     _atomic_write(root / _TRUTH_NAME, _csv_bytes(("subject_id", "z_img", "z_tab"), truth))
-    _atomic_write(root / _CSV_NAME, _csv_bytes(CSV_COLUMNS, rows))
+    _atomic_write(root / _CSV_NAME, _csv_bytes(header, rows))
     # The manifest goes last: its presence marks a complete cohort.
     _atomic_write(root / _MANIFEST_NAME, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8"))

@@ -22,7 +22,7 @@ from monai.utils import CommonKeys as Keys
 from monai_tabular.engines.prepare_batch import PrepareTabularBatch
 from monai_tabular.engines.trainer import autocast_context, logits_of
 
-__all__ = ["TabularEvaluator", "EVAL_MODES"]
+__all__ = ["TabularEvaluator", "EVAL_MODES", "validation_threshold"]
 
 EVAL_MODES = ("both", "image_only", "table_only")
 
@@ -87,3 +87,43 @@ class TabularEvaluator(SupervisedEvaluator):
         engine.state.output = {Keys.IMAGE: batch.get("image"), Keys.LABEL: targets, Keys.PRED: logits_of(outputs),
                                "outputs": outputs, "subject_id": list(batchdata.get("subject_id", []))}
         return engine.state.output
+
+
+def validation_threshold(*, network: torch.nn.Module, records: list[dict], transform: Callable,
+                         device: str | torch.device, checkpoint: str | None = None, mode: str = "both",
+                         batch_size: int = 8, num_workers: int = 0, amp: bool = False) -> float:
+    """Youden's J threshold on P(positive) of a binary classifier, chosen on the validation ``records`` (with the
+    ``checkpoint`` weights when given), to apply to the test set's thresholded metrics. The loader is built
+    here, only when a threshold is asked for.
+
+    Example:
+        >>> threshold = validation_threshold(network=net, records=fold.val, transform=preprocessing,
+        ...                                  device="cpu", checkpoint="runs/fold0/model.pt")   # doctest: +SKIP
+    """
+    import numpy as np
+    from ignite.engine import Events
+    from monai.data import DataLoader, Dataset
+
+    from monai_tabular.handlers.checkpoint import load_checkpoint
+    from monai_tabular.metrics import youden_threshold
+
+    if not records:
+        raise ValueError("a Youden threshold needs validation subjects; this fold has none")
+    if checkpoint:
+        load_checkpoint(checkpoint, {"network": network})
+    loader = DataLoader(Dataset(records, transform=transform), batch_size=batch_size, shuffle=False,
+                        num_workers=num_workers)
+    evaluator = TabularEvaluator(device=device, val_data_loader=loader, network=network, mode=mode, amp=amp)
+    scores, labels = [], []
+
+    def collect(engine: TabularEvaluator) -> None:
+        output = engine.state.output
+        scores.append(torch.softmax(output[Keys.PRED].detach().float().cpu(), dim=-1).numpy())
+        labels.append(output[Keys.LABEL].detach().cpu().numpy().reshape(-1))
+
+    evaluator.add_event_handler(Events.ITERATION_COMPLETED, collect)
+    evaluator.run()
+    probabilities = np.concatenate(scores)
+    if probabilities.shape[1] != 2:
+        raise ValueError(f"a Youden threshold needs a binary classifier, got {probabilities.shape[1]} classes")
+    return youden_threshold(np.concatenate(labels).astype(int), probabilities[:, 1])

@@ -29,7 +29,8 @@ import pandas as pd
 from monai_tabular.data import TableSchema, build_datalist, read_table
 from monai_tabular.data.splits import load_folds, split_records, subject_kfold
 
-__all__ = ["FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_inference", "probe_image", "probe_shape", "save_json", "load_json"]
+__all__ = ["FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_inference", "probe_image", "probe_shape",
+           "save_json", "load_json", "mark_modalities", "drop_modalities", "balanced_sampler"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +100,19 @@ class _LabelInfo:
         stats = self.schema.label_stats.get(self.schema.labels[0]) if self.schema.labels else None
         return stats["mean"] if stats else 0.0
 
+    @property
+    def time_cuts(self) -> list[float] | None:
+        """Interval edges of the discrete-time survival model (fit on the training times), else ``None``."""
+        if self.task != "survival":
+            return None
+        return list(self.schema.label_stats[self.schema.survival["time"]]["cuts"])
+
+    def num_outputs_for(self, survival_loss: str = "cox") -> int:
+        """Network outputs: classes; 1 for regression and Cox survival; one per interval for ``logistic_hazard``."""
+        if self.task == "survival" and survival_loss == "logistic_hazard":
+            return len(self.time_cuts) - 1
+        return len(self.class_names) if self.task == "classification" else 1
+
 
 @dataclass
 class FoldData(_LabelInfo):
@@ -139,8 +153,18 @@ class FoldData(_LabelInfo):
 
     @property
     def num_outputs(self) -> int:
-        """Number of network outputs: classes, or 1 for regression."""
-        return len(self.class_names) if self.task == "classification" else 1
+        """Number of network outputs: classes, or 1 for regression (and Cox survival)."""
+        return self.num_outputs_for("cox")
+
+    @property
+    def train_survival(self) -> dict[str, list[float]] | None:
+        """Training ``{"time": [...], "event": [...]}`` (survival; the censoring distribution of Uno's C, the
+        time-dependent AUC and the Brier score), else ``None``."""
+        if self.task != "survival":
+            return None
+        time, event = self.schema.survival["time"], self.schema.survival["event"]
+        return {"time": [self.schema.encode_label(r[time], column=time) for r in self.train],
+                "event": [self.schema.encode_label(r[event], column=event) for r in self.train]}
 
     @property
     def n_numerical(self) -> int:
@@ -166,6 +190,10 @@ class FoldData(_LabelInfo):
         factor = max(1, -(-max(shape) // limit)) if shape else 1
         return [max(1, round(s / factor)) for s in shape]
 
+    def loss_class_weights(self, enabled: bool = True) -> list[float] | None:
+        """:attr:`class_weights` when ``enabled`` (the bundle's ``class_weights`` switch), else ``None``."""
+        return self.class_weights if enabled else None
+
     @property
     def class_weights(self) -> list[float] | None:
         """Inverse class frequencies of the training split, normalised to mean 1 (classification)."""
@@ -176,12 +204,101 @@ class FoldData(_LabelInfo):
         return [w * len(raw) / sum(raw) for w in raw]
 
 
-def _source(*, csv, spec, recipe, data_root, output_dir, synthetic, folds, image_root):
+def mark_modalities(records: list[dict], *, placeholder: str | None = None, image_key: str = "image",
+                    table_key: str = "table") -> list[dict]:
+    """Add ``image_present`` / ``table_present`` (1.0 / 0.0) to every record; a record without an image gets the
+    ``placeholder`` image path (any readable image of the same kind, loaded but masked out by the network) so the
+    image transforms run unchanged. A record with neither is refused with its subject id.
+
+    Example:
+        >>> mark_modalities([{"subject_id": "a", "image": "a.png", "table": {"age": None}}])[0]["table_present"]
+        0.0
+    """
+    out, neither = [], []
+    for record in records:
+        record = dict(record)
+        has_image = bool(record.get(image_key))
+        cells = record.get(table_key)
+        has_table = any(v is not None for v in cells.values()) if isinstance(cells, dict) else cells is not None
+        if not has_image and not has_table:
+            neither.append(record.get("subject_id"))
+        if not has_image:
+            if placeholder is None:
+                raise ValueError(f"subject {record.get('subject_id')!r} has no image and no placeholder image "
+                                 "was given")
+            record[image_key] = placeholder
+        record["image_present"] = float(has_image)
+        record["table_present"] = float(has_table)
+        out.append(record)
+    if neither:
+        raise ValueError(f"subject(s) {neither[:20]} have neither an image nor any table cell; every subject "
+                         "needs at least one modality")
+    return out
+
+
+def drop_modalities(records: list[dict], *, image_fraction: float = 0.0, table_fraction: float = 0.0,
+                    seed: int = 0) -> list[dict]:
+    """Copies of ``records`` where a seeded ``image_fraction`` of the subjects lose their image
+    (``image_present`` = 0) and ``table_fraction`` of the subjects lose their table; the table is dropped only
+    from subjects that keep their image, so no subject loses both (the evaluation of a missing-modality curve).
+
+    Example:
+        >>> rows = [{"subject_id": str(i), "image_present": 1.0, "table_present": 1.0} for i in range(4)]
+        >>> sum(r["image_present"] for r in drop_modalities(rows, image_fraction=0.5))
+        2.0
+    """
+    import numpy as np
+
+    for name, value in (("image_fraction", image_fraction), ("table_fraction", table_fraction)):
+        if not 0.0 <= float(value) <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+    records = [dict(r, image_present=float(r.get("image_present", 1.0)),
+                    table_present=float(r.get("table_present", 1.0))) for r in records]
+    rng = np.random.default_rng(seed)
+    n = len(records)
+    for index in rng.permutation(n)[:int(round(float(image_fraction) * n))]:
+        if records[index]["table_present"] > 0:
+            records[index]["image_present"] = 0.0
+    keeps_image = [i for i in rng.permutation(n) if records[i]["image_present"] > 0]
+    for index in keeps_image[:int(round(float(table_fraction) * n))]:
+        records[index]["table_present"] = 0.0
+    return records
+
+
+def balanced_sampler(data: FoldData | list[dict], *, seed: int = 0, num_samples: int | None = None):
+    """A ``WeightedRandomSampler`` drawing every training class equally often (weights 1 / class count).
+
+    Example:
+        >>> sampler = balanced_sampler([{"label": "a"}, {"label": "a"}, {"label": "b"}])
+        >>> sampler.weights.tolist()
+        [0.25, 0.25, 0.5]
+    """
+    import torch
+    from torch.utils.data import WeightedRandomSampler
+
+    records = data.train if isinstance(data, FoldData) else data
+    counts = Counter(str(r["label"]) for r in records)
+    weights = torch.tensor([1.0 / counts[str(r["label"])] for r in records], dtype=torch.double)
+    generator = torch.Generator().manual_seed(int(seed))
+    return WeightedRandomSampler(weights / weights.sum(), num_samples=num_samples or len(records),
+                                 replacement=True, generator=generator)
+
+
+def _check_events(schema: TableSchema, parts: dict[str, list[dict]]) -> None:
+    event = schema.survival["event"]
+    for name, records in parts.items():
+        if records and not any(schema.encode_label(r[event], column=event) == 1 for r in records):
+            raise ValueError(f"the {name} part ({len(records)} subjects) has no events in column {event!r}: "
+                             "survival metrics are undefined; use fewer folds or another split")
+
+
+def _source(*, csv, spec, recipe, data_root, output_dir, synthetic, folds, image_root, recipe_options=None):
     if recipe:
         from monai_tabular.data.recipes import load_recipe
 
-        loaded = load_recipe(recipe, data_root=data_root or None)
-        return loaded.table, loaded.spec, loaded.folds, loaded.image_root, {"recipe": recipe}
+        loaded = load_recipe(recipe, data_root=data_root or None, **dict(recipe_options or {}))
+        return loaded.table, loaded.spec, loaded.folds, loaded.image_root, {"recipe": recipe,
+                                                                            **dict(recipe_options or {})}
     if csv:
         table = read_table(csv)
         assignment = load_folds(folds) if folds else None
@@ -238,6 +355,7 @@ def _prepare_fold(
     csv: str | Path | None = None,
     spec: dict | str | Path | None = None,
     recipe: str | None = None,
+    recipe_options: dict | None = None,
     data_root: str | Path | None = None,
     synthetic: dict | None = None,
     folds: str | Path | None = None,
@@ -251,6 +369,7 @@ def _prepare_fold(
     max_subjects: int | None = None,
     schema_path: str | Path | None = None,
     fit_schema: bool = True,
+    allow_missing_images: bool = False,
 ) -> FoldData:
     """Load a data source, split it subject-wise, fit the schema on the training rows and build data lists.
 
@@ -265,7 +384,12 @@ def _prepare_fold(
         output_dir: run folder; the fitted schema is saved as ``schema.json`` there.
         schema_path: use this saved schema instead of fitting one (fine-tuning from another run).
         fit_schema: fit and save the schema (training); ``False`` loads ``output_dir/schema.json`` (evaluation).
+        recipe_options: options of the recipe's loader, e.g. ``{"table": "clinical+dlmuse"}`` for IXI.
         max_subjects: keep at most this many subjects per part (quick runs and tests).
+        allow_missing_images: an empty image path is allowed (the subject has ``image_present`` = 0).
+
+    Every record carries ``image_present`` and ``table_present`` (1.0 / 0.0); a subject with neither is refused
+    with its id. A survival task refuses a part without events.
 
     Example:
         >>> data = prepare_fold(output_dir="runs/fold0", recipe="ixi_t1_hh/sex", fold=0)   # doctest: +SKIP
@@ -274,12 +398,17 @@ def _prepare_fold(
     output_dir = Path(output_dir)
     table, spec, assignment, root, source = _source(csv=csv, spec=spec, recipe=recipe, data_root=data_root,
                                                     output_dir=output_dir, synthetic=synthetic, folds=folds,
-                                                    image_root=image_root)
+                                                    image_root=image_root, recipe_options=recipe_options)
     unfitted = TableSchema.from_table(table, spec)
-    records = build_datalist(table, unfitted, image_root=root, check_images=check_images)
+    records = build_datalist(table, unfitted, image_root=root, check_images=check_images,
+                             allow_missing_images=allow_missing_images)
+    if unfitted.images:
+        placeholder = next((r["image"] for r in records if r.get("image")), None)
+        records = mark_modalities(records, placeholder=placeholder)
     if assignment is None:
         assignment = subject_kfold(records, n_splits=n_folds, seed=seed,
-                                   label_key="label" if unfitted.task == "classification" else None)
+                                   label_key="label" if unfitted.task == "classification" else
+                                   unfitted.survival["event"] if unfitted.task == "survival" else None)
     values = set(assignment.values())
     if {"train", "val"} <= values:
         val_fold = "val" if val_fold is None else val_fold
@@ -314,6 +443,8 @@ def _prepare_fold(
             [int(r["subject_id"].split("-", 1)[1]) for r in train]]
         schema = unfitted.fit(rows)
         saved = schema.save(output_dir / "schema.json", overwrite=True)
+    if schema.task == "survival":
+        _check_events(schema, {"train": train, "validation": val, "test": test})
     first = next((r["image"] for r in train if r.get("image")), None)
     spatial_dims, in_channels = probe_image(first) if first else (0, 0)
     source.update({"val_fold": val_fold, "test_fold": test_fold, "n_train": len(train), "n_val": len(val),
@@ -351,11 +482,12 @@ def load_json(path: str | Path) -> Any:
 
 
 def prepare_inference(*, csv: str | Path, run_dir: str | Path, image_root: str | Path | None = None,
-                      check_images: str = "header") -> list[dict]:
+                      check_images: str = "header", allow_missing_images: bool = False) -> list[dict]:
     """Data list for inference on a table that may lack labels, checked against the run's saved schema.
 
     Unseen categories map to the unknown index and missing cells are masked, as in training; a table that lacks a
-    column the schema needs is refused with the column named.
+    column the schema needs is refused with the column named. With ``allow_missing_images`` an empty image path
+    is allowed (``image_present`` = 0, as in :func:`prepare_fold`).
 
     Example:
         >>> records = prepare_inference(csv="new_patients.csv", run_dir="runs/fold0")   # doctest: +SKIP
@@ -363,7 +495,11 @@ def prepare_inference(*, csv: str | Path, run_dir: str | Path, image_root: str |
     schema = TableSchema.load(Path(run_dir) / "schema.json")
     table = read_table(csv)
     root = Path(image_root) if image_root else Path(csv).parent
-    return build_datalist(table, schema, image_root=root, check_images=check_images, require_labels=False)
+    records = build_datalist(table, schema, image_root=root, check_images=check_images, require_labels=False,
+                             allow_missing_images=allow_missing_images)
+    if schema.images:
+        records = mark_modalities(records, placeholder=next((r["image"] for r in records if r.get("image")), None))
+    return records
 
 
 @dataclass

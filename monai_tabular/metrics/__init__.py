@@ -20,8 +20,10 @@ from monai_tabular.metrics.bootstrap import BootstrapResult, bootstrap_ci, boots
 from monai_tabular.metrics.classification import CLASSIFICATION_KEYS, classification_metrics, youden_threshold
 from monai_tabular.metrics.paired import delong_test, paired_bootstrap, wilcoxon_folds
 from monai_tabular.metrics.regression import REGRESSION_KEYS, regression_metrics
+from monai_tabular.metrics.survival import (SURVIVAL_KEYS, as_survival_array, evaluation_times,
+                                            kaplan_meier_by_group, survival_bootstrap, survival_metrics)
 from monai_tabular.metrics.report import format_ci, pooled_bootstrap, summarize_folds, write_results
 
 __all__ = ["BootstrapResult", "CLASSIFICATION_KEYS", "REGRESSION_KEYS", "bootstrap_ci", "bootstrap_indices",
            "classification_metrics", "delong_test", "format_ci", "paired_bootstrap", "pooled_bootstrap", "regression_metrics",
-           "summarize_folds", "wilcoxon_folds", "write_results", "youden_threshold"]
+           "summarize_folds", "wilcoxon_folds", "write_results", "youden_threshold", "survival_metrics", "survival_bootstrap", "evaluation_times", "as_survival_array", "kaplan_meier_by_group", "SURVIVAL_KEYS"]

@@ -20,8 +20,13 @@ Example:
 
 from __future__ import annotations
 
+from monai_tabular.networks.cfcml import CFCML_VARIANTS, CFCMLNet, CrossModalBlock, TokenAdapter
+from monai_tabular.networks.charms import CharmsNet
+from monai_tabular.networks.citab import CITab
 from monai_tabular.networks.encoders import ResNetEncoder, TableMLP
 from monai_tabular.networks.fusion import create_fusion, list_fusions, register_fusion
+from monai_tabular.networks.gaal import GAALNetwork, table_views_by_prefix
+from monai_tabular.networks.mtcmtm import MTCMTMPretrainer, MTCMTMTableModel, ProjectionHead
 from monai_tabular.networks.nets import MODES, FusionClassifier, ImageClassifier, TableClassifier
 from monai_tabular.networks.nets.factory import CLASSIFIERS, create_classifier
 from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder, get_encoder_class, get_encoder_kind,
@@ -31,4 +36,6 @@ from monai_tabular.networks.registry import (UnknownEncoderError, create_encoder
 __all__ = ["create_encoder", "list_encoders", "register_encoder", "unregister_encoder", "get_encoder_kind", "get_encoder_class",
            "UnknownEncoderError", "ResNetEncoder", "TableMLP", "ImageClassifier", "TableClassifier",
            "FusionClassifier", "MODES", "CLASSIFIERS", "create_classifier", "create_fusion", "list_fusions",
-           "register_fusion"]
+           "register_fusion", "CFCMLNet", "CrossModalBlock", "TokenAdapter", "CFCML_VARIANTS", "CharmsNet",
+           "GAALNetwork", "table_views_by_prefix", "CITab", "MTCMTMPretrainer", "MTCMTMTableModel",
+           "ProjectionHead"]

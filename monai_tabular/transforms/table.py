@@ -107,7 +107,9 @@ class EncodeTabled(MapTransform):
 
 
 class EncodeLabeld(MapTransform):
-    """Label cell -> class index (``torch.long``) or standardised value (``torch.float32``, regression).
+    """Label cell -> class index (``torch.long``), standardised value (``torch.float32``, regression), or
+    ``(time, event)`` (``torch.float32`` (2,), survival: the time from the label key, the event from the record's
+    event column).
 
     Args:
         keys: label key(s) (default ``"label"``).
@@ -128,6 +130,14 @@ class EncodeLabeld(MapTransform):
     def __call__(self, data: Mapping[Hashable, Any]) -> dict[Hashable, Any]:
         d = dict(data)
         for key in self.key_iterator(d):
+            if self.schema.task == "survival" and self.column is None:
+                event = self.schema.survival["event"]
+                if event not in d:
+                    raise KeyError(f"EncodeLabeld: a survival label needs the event column {event!r} in the "
+                                   f"record; keys present: {sorted(map(str, d))}")
+                d[key] = torch.tensor([self.schema.encode_label(d[key], column=self.schema.survival["time"]),
+                                       self.schema.encode_label(d[event], column=event)], dtype=torch.float32)
+                continue
             value = self.schema.encode_label(d[key], column=self.column)
             dtype = torch.long if self.schema.task == "classification" else torch.float32
             d[key] = torch.tensor(value, dtype=dtype)

@@ -100,17 +100,17 @@ def test_fusion_modes_shapes_and_skipped_encoders(dims):
 def test_per_sample_presence():
     net = _fusion().eval()
     image_calls, table_calls = _calls(net.image_encoder), _calls(net.table_encoder)
-    batch = _batch(image_present=torch.tensor([1.0, 1, 0, 0]), table_present=torch.tensor([1.0, 0, 1, 0]))
+    batch = _batch(image_present=torch.tensor([1.0, 1, 0, 1]), table_present=torch.tensor([1.0, 0, 1, 0]))
     with torch.no_grad():
         out = net(batch)
-        assert image_calls == [2] and table_calls == [2]  # encoders ran on the present samples only
+        assert image_calls == [3] and table_calls == [2]  # encoders ran on the present samples only
         torch.testing.assert_close(out["table_embedding"][[1, 3]], net.missing_table.expand(2, -1))
-        torch.testing.assert_close(out["image_embedding"][[2, 3]], net.missing_image.expand(2, -1))
+        torch.testing.assert_close(out["image_embedding"][[2]], net.missing_image.expand(1, -1))
         full = net(_batch())
         torch.testing.assert_close(out["image_embedding"][:2], full["image_embedding"][:2])
         # what an absent modality holds does not matter; a present one does
         changed = dict(batch, image=batch["image"].clone(), numerical=batch["numerical"] + 5)
-        changed["image"][2:] = 0
+        changed["image"][2] = 0
         again = net(changed)
         torch.testing.assert_close(again["logits"][[1, 3]], out["logits"][[1, 3]])
         assert not torch.allclose(again["logits"][[0, 2]], out["logits"][[0, 2]])
@@ -153,9 +153,55 @@ def test_modality_dropout_only_in_training():
         dropped += int((image == 0).sum() + (table == 0).sum()) - 1
     assert dropped > 0
     net.mode = "image_only"  # a single mode drops nothing
-    assert net(batch)["image_present"].tolist() == batch["image_present"].tolist()
+    assert net(_batch(batch=8))["image_present"].tolist() == [1.0] * 8
+    with pytest.raises(ValueError, match="neither the image nor the table"):  # sample 6 has no image
+        net(batch)
     with pytest.raises(ValueError, match="modality_dropout"):
         _fusion(modality_dropout=1.0)
+    with pytest.raises(ValueError, match="modality_dropout"):
+        _fusion(modality_dropout={"image": 0.6, "table": 0.5})
+
+
+def test_per_modality_dropout_rates_drop_only_that_modality():
+    torch.manual_seed(0)
+    net = _fusion(modality_dropout={"image": 0.8}, image_encoder_args=TINY | {"conv1_t_stride": 1}).train()
+    out = net(_batch(batch=8))
+    assert out["table_present"].tolist() == [1.0] * 8 and out["image_present"].sum() < 8
+
+
+def test_subject_with_neither_modality_is_refused_with_its_id():
+    net = _fusion().eval()
+    batch = dict(_batch(image_present=torch.tensor([1.0, 0, 1, 1]), table_present=torch.tensor([1.0, 0, 1, 1])),
+                 subject_id=["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        net(batch)
+
+
+@pytest.mark.parametrize("fusion", ["concat", "late_average", "gated_attention", "daft", "cross_attention"])
+@pytest.mark.parametrize("dims", [2, 3])
+def test_fusion_chosen_by_name_trains_with_missing_modalities(fusion, dims):
+    torch.manual_seed(0)
+    args = {"d_model": 16, "num_heads": 2} if fusion == "cross_attention" else None
+    net = FusionClassifier(image_encoder="resnet10", spatial_dims=dims, in_channels=1, n_numerical=2,
+                           cardinalities=[3], out_channels=2, fusion=fusion, fusion_args=args, hidden_dim=16,
+                           image_encoder_args=TINY)
+    batch = {"image": torch.randn(4, 1, *([16] * dims)), "numerical": torch.randn(4, 2),
+             "categorical": torch.ones(4, 1, dtype=torch.long),
+             "image_present": torch.tensor([1.0, 0, 1, 1]), "table_present": torch.tensor([1.0, 1, 0, 1])}
+    out = net(batch)
+    out["logits"].sum().backward()
+    assert out["logits"].shape == (4, 2) and torch.isfinite(out["logits"]).all()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.image_encoder.parameters())
+    net.eval()
+    with torch.no_grad():  # the absent image of sample 1 does not matter
+        changed = dict(batch, image=batch["image"].clone())
+        changed["image"][1] = 1e3
+        torch.testing.assert_close(net(changed)["logits"], net(batch)["logits"])
+
+
+def test_unknown_fusion_lists_the_registered_names():
+    with pytest.raises(ValueError, match="known fusions: .*daft"):
+        _fusion(fusion="nope")
 
 
 def test_config_from_json_and_argument_errors():

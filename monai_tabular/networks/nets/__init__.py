@@ -13,8 +13,8 @@
 from __future__ import annotations
 
 from monai_tabular.networks.nets.base import MODES
-from monai_tabular.networks.nets.fusion import FusionClassifier
+from monai_tabular.networks.nets.fusion import FusionClassifier, modality_dropout_rates
 from monai_tabular.networks.nets.image import ImageClassifier
 from monai_tabular.networks.nets.table import TableClassifier
 
-__all__ = ["MODES", "ImageClassifier", "TableClassifier", "FusionClassifier"]
+__all__ = ["MODES", "ImageClassifier", "TableClassifier", "FusionClassifier", "modality_dropout_rates"]

@@ -39,14 +39,17 @@ def create_classifier(
     table_encoder: str = "mlp",
     table_encoder_args: dict | None = None,
     dropout: float = 0.0,
-    modality_dropout: float = 0.0,
+    modality_dropout: float | dict = 0.0,
     hidden_dim: int = 128,
+    fusion: str = "concat",
+    fusion_args: dict | None = None,
     column_texts: Sequence[str] | None = None,
 ) -> torch.nn.Module:
     """Build the ``model`` baseline from one set of arguments (those a model does not use are ignored), so a
     bundle switches between image-only, table-only and fusion with ``--model image``. ``column_texts`` (one header
     text per attribute) reaches table encoders that take it (header-aware ones such as ``"sat"``) unless
-    ``table_encoder_args`` sets it.
+    ``table_encoder_args`` sets it. ``fusion`` names the fusion of the ``"fusion"`` model in the fusion registry
+    (``networks.fusion.list_fusions()``); ``modality_dropout`` is a rate or ``{"image": p, "table": q}``.
 
     Example:
         >>> net = create_classifier(model="table", spatial_dims=3, in_channels=1, n_numerical=2,
@@ -66,7 +69,8 @@ def create_classifier(
                                 in_channels=in_channels, n_numerical=n_numerical,
                                 cardinalities=list(cardinalities), out_channels=out_channels,
                                 image_encoder_args=image_encoder_args, table_encoder_args=table_encoder_args,
-                                hidden_dim=hidden_dim, dropout=dropout, modality_dropout=modality_dropout)
+                                hidden_dim=hidden_dim, dropout=dropout, modality_dropout=modality_dropout,
+                                fusion=fusion, fusion_args=fusion_args)
     raise ValueError(f"unknown model {model!r}; choose one of {list(CLASSIFIERS)}")
 
 
