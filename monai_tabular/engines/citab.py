@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-from monai_tabular.handlers.checkpoint import CheckpointLoadError
+from monai_tabular.handlers.checkpoint import CheckpointLoadError, read_state_dict
 
 __all__ = ["CITabPretrainedLoader", "load_citab_pretrained"]
 
@@ -37,16 +37,7 @@ def load_citab_pretrained(network: torch.nn.Module, path: str | Path, *, key: st
         >>> load_citab_pretrained(net, "runs/citab_pretrain/fold0/model.pt")   # doctest: +SKIP
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained checkpoint {path} does not exist: run the citab_pretrain bundle first")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # damaged, tampered or foreign pickles all end here
-        raise CheckpointLoadError(f"checkpoint {path} cannot be loaded safely (weights_only=True): "
-                                  f"{type(exc).__name__}") from None
-    state = checkpoint.get(key, checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointLoadError(f"checkpoint {path} holds no state dict under {key!r}")
+    state = read_state_dict(path, key=key, hint="run the citab_pretrain bundle first")
     if not hasattr(network, "load_pretrained"):
         raise TypeError(f"{type(network).__name__} is not a CITab network (no load_pretrained)")
     try:

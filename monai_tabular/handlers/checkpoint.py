@@ -20,11 +20,34 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-__all__ = ["load_checkpoint", "CheckpointLoadError", "SafeCheckpointLoader"]
+__all__ = ["read_state_dict", "load_checkpoint", "CheckpointLoadError", "SafeCheckpointLoader"]
 
 
 class CheckpointLoadError(RuntimeError):
     """A checkpoint that cannot be loaded safely or does not fit the objects it is loaded into."""
+
+
+def read_state_dict(path: str | Path, *, key: str = "network", hint: str = "") -> dict[str, Any]:
+    """The state dict stored under ``key`` in a checkpoint file (or the file's bare state dict), read safely.
+
+    ``torch.load(..., weights_only=True)``; a missing file (with ``hint`` appended), a file that needs pickled code
+    and a file without a state dict are each a clear error naming the path.
+
+    Example:
+        >>> state = read_state_dict("runs/fold0/model.pt")   # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained checkpoint {path} does not exist{': ' + hint if hint else ''}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # damaged, tampered or foreign pickles all end here
+        raise CheckpointLoadError(f"checkpoint {path} cannot be loaded safely (weights_only=True): "
+                                  f"{type(exc).__name__}") from None
+    state = checkpoint.get(key, checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointLoadError(f"checkpoint {path} holds no state dict under {key!r}")
+    return state
 
 
 def load_checkpoint(path: str | Path, objects: Mapping[str, Any], *, strict: bool = True,

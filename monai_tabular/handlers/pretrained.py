@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from ignite.engine import Engine, Events
 
-from monai_tabular.handlers.checkpoint import CheckpointLoadError
+from monai_tabular.handlers.checkpoint import CheckpointLoadError, read_state_dict
 
 __all__ = ["load_matching_weights", "PretrainedWeightsLoader"]
 
@@ -37,17 +37,7 @@ def load_matching_weights(network: torch.nn.Module, path: str | Path, *, key: st
         >>> report = load_matching_weights(net, "runs/fold0/model.pt")   # doctest: +SKIP
         >>> len(report["loaded"]), report["new"][:3]                      # doctest: +SKIP
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pretrained checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # damaged, tampered or foreign pickles all end here
-        raise CheckpointLoadError(f"checkpoint {path} cannot be loaded safely (weights_only=True): "
-                                  f"{type(exc).__name__}") from None
-    state = checkpoint.get(key, checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise CheckpointLoadError(f"checkpoint {path} holds no state dict under {key!r}")
+    state = read_state_dict(path, key=key)
     own = network.state_dict()
     matched = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
     network.load_state_dict(matched, strict=False)
