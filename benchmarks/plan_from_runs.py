@@ -36,6 +36,13 @@ TASKS = {  # run folder name prefix -> section of docs/results.md
 }
 
 
+SCRIPTS = {"issue14": "run_real_cohorts", "baselines": "run_baselines"}  # run folder -> benchmarks/<script>.py
+
+
+def script_command(method: str, task: str) -> str:
+    return f"python benchmarks/{SCRIPTS.get(method, 'run_' + method)}.py --tasks {task} --output-dir runs/{method}"
+
+
 def section(task_dir: str) -> str:
     return next((title for prefix, title in TASKS.items() if task_dir.startswith(prefix)), task_dir)
 
@@ -52,7 +59,16 @@ def table_from_run(run_json: Path, runs_root: Path) -> dict:
     folds = [int(f) if str(f).isdigit() else f for f in run.get("folds", [])]
     return {"id": table_id, "task": section(results.parent.name), "title": f"{method}: {title}", "folds": folds,
             "overrides": overrides, "runs": rows,
-            "notes": f"Made by `python benchmarks/run_{method}.py` (see its `--help`); settings as listed."}
+            "notes": f"Made by `{script_command(method, results.parent.name)}` (same fold runner; resumes)."}
+
+
+def external_table(results_md: Path, runs_root: Path) -> dict:
+    """A table written by its script without the fold runner (e.g. survival): collected, not re-run here."""
+    table_id = str(results_md.parent.parent.relative_to(runs_root))
+    method, task = table_id.split("/")[:2]
+    title = results_md.read_text().splitlines()[0].lstrip("# ").strip()
+    return {"id": table_id, "task": section(task), "title": f"{method}: {title}",
+            "command": script_command(method, task)}
 
 
 def main() -> None:
@@ -64,9 +80,10 @@ def main() -> None:
     plan = json.loads(plan_path.read_text())
     known = {t["id"] for t in plan["tables"]}
     added = []
-    for run_json in sorted(runs_root.glob("*/*/results/run.json")):
-        table = table_from_run(run_json, runs_root)
-        if table["id"] in known or not table["runs"]:
+    for results_md in sorted(runs_root.glob("*/*/results/results.md")):
+        run_json = results_md.parent / "run.json"
+        table = table_from_run(run_json, runs_root) if run_json.is_file() else external_table(results_md, runs_root)
+        if table["id"] in known or ("runs" in table and not table["runs"]):
             continue
         plan["tables"].append(table)
         added.append(table["id"])

@@ -41,7 +41,7 @@ __all__ = ["load_plan", "resolve_bundle", "plan_tables", "run_plan", "write_resu
 
 logger = logging.getLogger(__name__)
 
-_TABLE_KEYS = {"id", "task", "title", "folds", "overrides", "runs", "sklearn_methods", "notes"}
+_TABLE_KEYS = {"id", "task", "title", "folds", "overrides", "runs", "sklearn_methods", "notes", "command"}
 _RUN_KEYS = {"bundle", "overrides", "modes"}
 
 
@@ -99,8 +99,11 @@ def plan_tables(plan: Mapping[str, Any], *, source: str = "plan") -> list[Mappin
             raise PlanError(f"{where}: the id is used twice")
         seen.add(table["id"])
         runs = table.get("runs")
+        if runs is None and table.get("command"):  # a table made by its own script (e.g. survival): collected only
+            continue
         if not isinstance(runs, Mapping) or not runs:
-            raise PlanError(f"{where} needs a non-empty 'runs' mapping (row name -> bundle, overrides, modes)")
+            raise PlanError(f"{where} needs a non-empty 'runs' mapping (row name -> bundle, overrides, modes), or "
+                            "a 'command' that writes <output_dir>/<id>/results/results.md itself")
         for name, run in runs.items():
             bad = sorted(set(run) - _RUN_KEYS) if isinstance(run, Mapping) else ["(not a mapping)"]
             if bad or "bundle" not in run:
@@ -149,6 +152,9 @@ def run_plan(plan: Mapping[str, Any], *, output_dir: str | Path, data_root: str 
     """
     roots = [*bundle_roots, *_default_roots(plan)]
     chosen = [t for t in plan_tables(plan) if not tables or any(str(t["id"]).startswith(p) for p in tables)]
+    for table in [t for t in chosen if "runs" not in t]:
+        logger.warning("table %s is made by its own script: %s", table["id"], table["command"])
+    chosen = [t for t in chosen if "runs" in t]
     if tables and not chosen:
         raise PlanError(f"no table id starts with {list(tables)}; ids: {[t['id'] for t in plan_tables(plan)]}")
     results = {}
@@ -216,16 +222,21 @@ def write_results_page(plan: Mapping[str, Any], *, output_dir: str | Path, page:
                 continue
             body = (results / "results.md").read_text(encoding="utf-8").split("\n", 1)[1].lstrip("\n")
             stem = str(table["id"]).replace("/", "_")
-            for name in ("roc.png", "bars.png"):
-                if (results / name).is_file():
-                    figures.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(results / name, figures / f"{stem}_{name}")
-                    body = body.replace(f"]({name})", f"](figures/{stem}_{name})")
-            if (results / "bars.png").is_file():
-                body += f"\n![Key metric per method with 95% CIs](figures/{stem}_bars.png)\n"
+            for png in sorted(results.glob("*.png")):
+                figures.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(png, figures / f"{stem}_{png.name}")
+                if f"]({png.name})" in body:
+                    body = body.replace(f"]({png.name})", f"](figures/{stem}_{png.name})")
+                elif png.name == "bars.png":
+                    body += f"\n![Key metric per method with 95% CIs](figures/{stem}_bars.png)\n"
+                else:
+                    body += f"\n![{png.stem}](figures/{stem}_{png.name})\n"
+            notes = f"\n{table['notes']}\n" if table.get("notes") else ""
+            if "runs" not in table:
+                parts.append(f"{heading}\n{body}\nMade by `{table['command']}`.\n{notes}")
+                continue
             settings = {k: v for k, v in (table.get("overrides") or {}).items() if k != "dataset_dir"}
             rows = {name: {k: v for k, v in run.items() if k != "modes"} for name, run in table["runs"].items()}
-            notes = f"\n{table['notes']}\n" if table.get("notes") else ""
             parts.append(f"{heading}\n{body}\nSettings (`--tables {table['id']}`): folds {table.get('folds')}, "
                          f"shared overrides `{json.dumps(settings)}`, rows `{json.dumps(rows)}`.\n{notes}")
     page.parent.mkdir(parents=True, exist_ok=True)

@@ -109,3 +109,15 @@ def test_cli_benchmark_collect_only_writes_the_page(benchmark_run, tmp_path):
                  "--results", str(page), "--collect-only"])
     assert code == 0 and "### Image vs fusion" in page.read_text()
     assert main(["benchmark", "--plan", str(tmp_path / "nope.json"), "--collect-only"]) == 2
+
+
+def test_tables_made_by_their_own_script_are_collected(tmp_path):
+    results = tmp_path / "runs" / "survival" / "gbsg2" / "results"
+    results.mkdir(parents=True)
+    (results / "results.md").write_text("# GBSG2\n\n| method | cindex |\n| --- | --- |\n| coxph | 0.68 |\n")
+    (results / "km.png").write_bytes(b"\x89PNG fake")
+    plan = {"tables": [{"id": "survival/gbsg2", "task": "Survival", "command": "python benchmarks/x.py"}]}
+    assert run_plan(plan, output_dir=tmp_path / "runs") == {}
+    page = write_results_page(plan, output_dir=tmp_path / "runs", page=tmp_path / "docs" / "results.md").read_text()
+    assert "| coxph | 0.68 |" in page and "Made by `python benchmarks/x.py`" in page
+    assert "](figures/survival_gbsg2_km.png)" in page and (tmp_path / "docs/figures/survival_gbsg2_km.png").is_file()
