@@ -37,6 +37,7 @@ from monai_tabular.transforms import AttributeSentencesd, EncodeLabeld, EncodeTa
 __all__ = ["run_demo", "train_and_evaluate", "main"]
 
 BUNDLE = Path(__file__).resolve().parents[1] / "bundles" / "image_table_baseline"
+CFCML_BUNDLE = BUNDLE.parent / "cfcml"
 
 
 def run_demo(output_dir: str | Path = "demo_output", *, spatial_dims: int = 3, n_subjects: int = 96,
@@ -86,23 +87,28 @@ def run_demo(output_dir: str | Path = "demo_output", *, spatial_dims: int = 3, n
 
 
 def train_and_evaluate(output_dir: str | Path = "demo_output", *, spatial_dims: int = 3, n_subjects: int = 200,
-                       epochs: int = 15, folds: int = 5, seed: int = 0, bundle_dir: str | Path = BUNDLE) -> Path:
-    """Train + evaluate the flagship bundle on the synthetic cohort (all folds); return the results Markdown path.
+                       epochs: int = 15, folds: int = 5, seed: int = 0, bundle_dir: str | Path = BUNDLE,
+                       flagship: bool = True) -> Path:
+    """Train + evaluate the flagship CFCML bundle beside the baseline image-only, table-only and late-fusion models
+    on the synthetic cohort (all folds, with the logistic-regression row); return the results Markdown path.
 
     Example:
         >>> train_and_evaluate("demo_output", spatial_dims=2, n_subjects=40, epochs=1, folds=2)   # doctest: +SKIP
     """
     import warnings
 
-    from monai_tabular.engines import run_folds
+    from monai_tabular.engines import RunSpec, run_folds, run_specs
 
     warnings.filterwarnings("ignore", message="parsing config_file")  # MONAI's notice that configs can run code
-    print(f"\ntraining image-only, table-only and fusion models on {folds} folds (a few minutes on a CPU) ...")
+    rows = run_specs(["fusion", "image", "table"])
+    if flagship:
+        rows.insert(0, RunSpec("cfcml", CFCML_BUNDLE, {}, {"both": "both"}))
+    print(f"\ntraining {', '.join(r.name for r in rows)} on {folds} folds (minutes on a CPU) ...")
     start = time.perf_counter()
     synthetic = {"n_subjects": n_subjects, "spatial_dims": spatial_dims, "seed": seed,
                  "root": str(Path(output_dir).resolve() / f"cohort{spatial_dims}d_{n_subjects}")}
     overrides = {"epochs": epochs, "seed": seed, "n_folds": folds, "synthetic": synthetic}
-    paths = run_folds(bundle_dir=bundle_dir, output_dir=Path(output_dir) / "image_table_baseline",
+    paths = run_folds(bundle_dir=bundle_dir, output_dir=Path(output_dir) / "image_table_baseline", models=rows,
                       folds=list(range(folds)), overrides=overrides,
                       title=f"Synthetic {spatial_dims}D cohort ({n_subjects} subjects, {folds} folds, {epochs} epochs)",
                       log_config="logging_quiet.conf")
@@ -128,11 +134,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--train-subjects", type=int, default=200, help="cohort size for training")
     parser.add_argument("--data-only", action="store_true", help="only the data pipeline part")
+    parser.add_argument("--no-flagship", action="store_true", help="baseline models only (no CFCML row)")
     args = parser.parse_args(argv)
     run_demo(args.output_dir, spatial_dims=args.spatial_dims, n_subjects=args.n_subjects, seed=args.seed)
     if not args.data_only:
         train_and_evaluate(args.output_dir, spatial_dims=args.spatial_dims, n_subjects=args.train_subjects,
-                           epochs=args.epochs, folds=args.folds, seed=args.seed)
+                           epochs=args.epochs, folds=args.folds, seed=args.seed, flagship=not args.no_flagship)
 
 
 if __name__ == "__main__":
