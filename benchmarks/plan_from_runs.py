@@ -39,6 +39,10 @@ TASKS = {  # run folder name prefix -> section of docs/results.md
 SCRIPTS = {"issue14": "run_real_cohorts", "baselines": "run_baselines"}  # run folder -> benchmarks/<script>.py
 
 
+LABELS = {"issue14": "real cohorts", "cfcml": "CFCML", "charms": "CHARMS", "gaal": "GAAL", "citab": "CITab",
+          "mtcmtm": "MT-CMTM"}
+
+
 def script_command(method: str, task: str) -> str:
     return f"python benchmarks/{SCRIPTS.get(method, 'run_' + method)}.py --tasks {task} --output-dir runs/{method}"
 
@@ -57,7 +61,7 @@ def table_from_run(run_json: Path, runs_root: Path) -> dict:
     rows = {name: {"bundle": Path(spec["bundle_dir"]).name, "overrides": spec.get("overrides", {}),
                    "modes": spec.get("modes", {"both": "both"})} for name, spec in run.get("runs", {}).items()}
     folds = [int(f) if str(f).isdigit() else f for f in run.get("folds", [])]
-    return {"id": table_id, "task": section(results.parent.name), "title": f"{method}: {title}", "folds": folds,
+    return {"id": table_id, "task": section(results.parent.name), "title": f"{LABELS.get(method, method)}: {title}", "folds": folds,
             "overrides": overrides, "runs": rows,
             "notes": f"Made by `{script_command(method, results.parent.name)}` (same fold runner; resumes)."}
 
@@ -67,7 +71,7 @@ def external_table(results_md: Path, runs_root: Path) -> dict:
     table_id = str(results_md.parent.parent.relative_to(runs_root))
     method, task = table_id.split("/")[:2]
     title = results_md.read_text().splitlines()[0].lstrip("# ").strip()
-    return {"id": table_id, "task": section(task), "title": f"{method}: {title}",
+    return {"id": table_id, "task": section(task), "title": f"{LABELS.get(method, method)}: {title}",
             "command": script_command(method, task)}
 
 
