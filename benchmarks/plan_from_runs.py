@@ -36,10 +36,10 @@ TASKS = {  # run folder name prefix -> section of docs/results.md
 }
 
 
-SCRIPTS = {"issue14": "run_real_cohorts", "baselines": "run_baselines"}  # run folder -> benchmarks/<script>.py
+SCRIPTS = {"issue14": "run_real_cohorts", "baselines": "run_baselines", "cfcml_long": "run_cfcml"}  # run folder -> benchmarks/<script>.py
 
 
-LABELS = {"issue14": "real cohorts", "cfcml": "CFCML", "charms": "CHARMS", "gaal": "GAAL", "citab": "CITab",
+LABELS = {"issue14": "real cohorts", "cfcml": "CFCML", "cfcml_long": "CFCML (20 epochs)", "charms": "CHARMS", "gaal": "GAAL", "citab": "CITab",
           "mtcmtm": "MT-CMTM"}
 
 
