@@ -35,6 +35,7 @@ from ignite.engine import Engine, Events
 from monai_tabular.data import TableSchema, build_datalist, read_table
 from monai_tabular.engines.prepare_batch import PrepareTabularBatch
 from monai_tabular.losses.charms import TRANSPORTS, alignment_cost, cluster_similarities, expand_plan, transport_plan
+from monai_tabular.metrics.report import agg_figure
 
 __all__ = ["ChannelAlignment", "align_channels", "cluster_channels", "write_alignment", "ChannelAttributeRealignment",
            "alignment_subset", "image_only_datalist", "check_method", "METHODS"]
@@ -201,11 +202,6 @@ def write_alignment(alignment: ChannelAlignment, output_dir: str | Path, *, epoc
     Example:
         >>> write_alignment(alignment, "runs/fold0/alignment", epoch=1)   # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     stem = output_dir / f"alignment_epoch{int(epoch):03d}"
@@ -218,7 +214,8 @@ def write_alignment(alignment: ChannelAlignment, output_dir: str | Path, *, epoc
     shown = np.divide(plan, peak, out=np.zeros_like(plan), where=peak > 0)
     names = content["attributes"]
     height = min(40.0, 1.5 + 0.18 * len(names))
-    figure, axis = plt.subplots(figsize=(min(16.0, 4.5 + 0.2 * plan.shape[1]), height))
+    figure = agg_figure(figsize=(min(16.0, 4.5 + 0.2 * plan.shape[1]), height))
+    axis = figure.subplots()
     image = axis.imshow(shown, aspect="auto", cmap="viridis", interpolation="nearest", vmin=0.0, vmax=1.0)
     axis.set_yticks(range(len(names)), names, fontsize=max(4, min(9, int(400 / max(len(names), 1)))))
     axis.set_xlabel("channel cluster")
@@ -227,7 +224,6 @@ def write_alignment(alignment: ChannelAlignment, output_dir: str | Path, *, epoc
     figure.tight_layout()
     png_path = stem.with_suffix(".png")
     figure.savefig(png_path, dpi=100)
-    plt.close(figure)
     return json_path, png_path
 
 

@@ -43,6 +43,7 @@ import torch
 from torch import nn
 
 from monai_tabular.engines.trainer import logits_of
+from monai_tabular.metrics.report import agg_figure
 
 __all__ = ["Section", "ImageLogits", "find_target_layer", "grad_cam_map", "occlusion_map",
            "integrated_gradients_numerical", "missing_attribute_effect", "cohort_permutation_importance",
@@ -431,26 +432,22 @@ def save_saliency_figure(*, path: Path, image: np.ndarray, maps: Mapping[str, np
         >>> save_saliency_figure(path=Path("cam.png"), image=image, maps={"Grad-CAM": cam},
         ...                      title="sub-0001")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     shown = _display_image(image)
     spatial_dims = image.ndim - 1
     rows = [("image", None)] + list(maps.items())
     # one colour scale per map (not per slice), so slices of a 3D montage compare
     limits = {name: float(np.abs(np.nan_to_num(m)).max()) or 1.0 for name, m in maps.items()}
     if spatial_dims == 2:
-        fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 3.4), squeeze=False)
+        fig = agg_figure(figsize=(3.2 * len(rows), 3.4))
+        axes = fig.subplots(1, len(rows), squeeze=False)
         for ax, (name, saliency) in zip(axes[0], rows):
             _draw(ax, shown, saliency, spatial_dims=2, cmap="RdBu_r" if "cclusion" in name else "inferno",
                   signed="cclusion" in name, limit=limits.get(name, 1.0))
             ax.set_title(name, fontsize=9)
     else:
         slices = _slice_indices(image.shape[-1], n_slices)
-        fig, axes = plt.subplots(len(rows), len(slices), figsize=(1.7 * len(slices), 1.9 * len(rows)),
-                                 squeeze=False)
+        fig = agg_figure(figsize=(1.7 * len(slices), 1.9 * len(rows)))
+        axes = fig.subplots(len(rows), len(slices), squeeze=False)
         for r, (name, saliency) in enumerate(rows):
             for c, z in enumerate(slices):
                 ax = axes[r, c]
@@ -466,7 +463,6 @@ def save_saliency_figure(*, path: Path, image: np.ndarray, maps: Mapping[str, np
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 
@@ -478,13 +474,9 @@ def save_bar_figure(*, path: Path, names: Sequence[str], values: Sequence[float]
         >>> save_bar_figure(path=Path("t.png"), names=["age"], values=[0.1], errors=None, title="t",
         ...                 xlabel="x")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     values = np.nan_to_num(np.asarray(values, dtype=float))
-    fig, ax = plt.subplots(figsize=(5.5, 0.35 * len(names) + 1.2))
+    fig = agg_figure(figsize=(5.5, 0.35 * len(names) + 1.2))
+    ax = fig.subplots()
     colours = ["#c0392b" if v > 0 else "#2e86c1" for v in values]
     ax.barh(range(len(names)), values, xerr=None if errors is None else errors, color=colours)
     ax.set_yticks(range(len(names)), labels=list(names), fontsize=8)
@@ -495,7 +487,6 @@ def save_bar_figure(*, path: Path, names: Sequence[str], values: Sequence[float]
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path
 
 

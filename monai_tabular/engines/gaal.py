@@ -34,6 +34,7 @@ from ignite.engine import Events
 from monai_tabular.engines.trainer import autocast_context
 from monai_tabular.losses.gaal import (DEFAULT_EPSILON, DEFAULT_HARD_FRACTION, check_hard_fraction, hard_samples,
                                        surgery_coefficients)
+from monai_tabular.metrics.report import agg_figure
 
 __all__ = ["GAALStep", "HISTORY_FIELDS", "plot_gradient_history"]
 
@@ -295,15 +296,12 @@ def plot_gradient_history(csv_path: str | Path, png_path: str | Path, *, window:
     Example:
         >>> plot_gradient_history("runs/fold0/gaal_gradients.csv", "runs/fold0/gaal_gradients.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import pandas as pd
 
     frame = pd.read_csv(csv_path)
     frame = frame[frame["skipped"] == 0]
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+    figure = agg_figure(figsize=(11, 4))
+    axes = figure.subplots(1, 2, sharey=True)
     for axis, column, title in ((axes[0], "cos_hard", "vs previous modality's hard-sample gradient g_p"),
                                 (axes[1], "cos_previous", "vs previous modality's full-batch gradient")):
         for modality, part in frame.groupby("modality", sort=False):
@@ -319,5 +317,4 @@ def plot_gradient_history(csv_path: str | Path, png_path: str | Path, *, window:
     figure.tight_layout()
     png_path = Path(png_path)
     figure.savefig(png_path, dpi=100)
-    plt.close(figure)
     return png_path

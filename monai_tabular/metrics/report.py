@@ -25,7 +25,7 @@ from monai_tabular.metrics.classification import classification_metrics
 from monai_tabular.metrics.paired import delong_test, wilcoxon_folds
 from monai_tabular.metrics.regression import regression_metrics
 
-__all__ = ["summarize_folds", "write_results", "format_ci", "RESULT_FILES"]
+__all__ = ["agg_figure", "summarize_folds", "write_results", "format_ci", "RESULT_FILES"]
 
 RESULT_FILES = {"csv": "results.csv", "markdown": "results.md", "roc": "roc.png", "summary": "summary.csv",
                 "bars": "bars.png"}
@@ -260,6 +260,21 @@ def _plot_roc(predictions: pd.DataFrame, path: Path, *, title: str) -> None:
         ax.legend(loc="lower right", fontsize="small")
     fig.suptitle(title)
     fig.savefig(path, dpi=120)
+
+
+def agg_figure(**kwargs: Any):
+    """A matplotlib ``Figure`` on its own Agg canvas: no pyplot state, no global backend switch, nothing to close.
+
+    Example:
+        >>> fig = agg_figure(figsize=(2, 2))
+        >>> ax = fig.subplots()
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _plot_bars(summary: pd.DataFrame, path: Path, *, title: str, key: str) -> bool:
