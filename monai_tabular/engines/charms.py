@@ -34,6 +34,7 @@ from ignite.engine import Engine, Events
 
 from monai_tabular.data import TableSchema, build_datalist, read_table
 from monai_tabular.engines.prepare_batch import PrepareTabularBatch
+from monai_tabular.utils.distributed import gather_rows, rank_and_world
 from monai_tabular.losses.charms import TRANSPORTS, alignment_cost, cluster_similarities, expand_plan, transport_plan
 from monai_tabular.metrics.report import agg_figure
 
@@ -287,15 +288,20 @@ class ChannelAttributeRealignment:
             self.realign(epoch)
 
     def collect(self) -> dict[str, torch.Tensor]:
-        """Pooled channel activations and table tensors of the subset, in eval mode without gradients."""
+        """Pooled channel activations and table tensors of the subset, in eval mode without gradients.
+
+        In a distributed run each process encodes every ``world_size``-th sample of the subset and the rows are
+        gathered back in the subset's order, so every process aligns on the same data one process would.
+        """
         network = self.network
         device = self.device or next(network.parameters()).device
         was_training = network.training
+        loader, indices = self._shard()
         parts: dict[str, list[torch.Tensor]] = {}
         network.eval()
         try:
             with torch.no_grad():
-                for batchdata in self.data_loader:
+                for batchdata in loader:
                     batch = self.prepare_batch(batchdata, device)[0]
                     parts.setdefault("activations", []).append(network.channel_activations(batch["image"]).float())
                     for key in ("numerical", "numerical_mask", "categorical", "categorical_mask"):
@@ -305,7 +311,24 @@ class ChannelAttributeRealignment:
             network.train(was_training)
         if not parts:
             raise ValueError("the CHARMS alignment subset is empty")
-        return {key: torch.cat(values) for key, values in parts.items()}
+        data = {key: torch.cat(values) for key, values in parts.items()}
+        if indices is None:
+            return data
+        order = torch.argsort(gather_rows(indices.to(device)))
+        return {key: gather_rows(value)[order] for key, value in data.items()}
+
+    def _shard(self) -> tuple[Any, torch.Tensor | None]:
+        """This process's loader over every ``world_size``-th subset sample, and those samples' positions."""
+        rank, world = rank_and_world()
+        dataset = getattr(self.data_loader, "dataset", None)
+        if world == 1 or dataset is None or len(dataset) < world:
+            return self.data_loader, None
+        indices = torch.arange(rank, len(dataset), world)
+        loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices.tolist()),
+                                             batch_size=self.data_loader.batch_size,
+                                             collate_fn=self.data_loader.collate_fn,
+                                             num_workers=self.data_loader.num_workers)
+        return loader, indices
 
     def realign(self, epoch: int) -> ChannelAlignment:
         """Compute, install and (with ``output_dir``) write one alignment."""

@@ -7,6 +7,7 @@ from monai_tabular.losses.cfcml import (CCRM_TERMS, DEFAULT_CCRM_WEIGHTS, CFCMLL
 from monai_tabular.losses.charms import (CharmsLoss, alignment_cost, attribute_similarities, cluster_similarities,
                                          expand_plan, transport_plan)
 from monai_tabular.losses.citab import CITabPretrainLoss, itc_loss, itm_loss, sample_hard_negatives
+from monai_tabular.losses.contrastive import paired_info_nce
 from monai_tabular.losses.focal import focal_loss
 from monai_tabular.losses.gaal import (gradient_surgery, hard_sample_count, hard_samples, predictive_entropy,
                                        surgery_coefficients)
@@ -19,4 +20,4 @@ __all__ = ["TaskLoss", "CFCMLLoss", "DEFAULT_CCRM_WEIGHTS", "CCRM_TERMS", "ccrm_
            "sample_contrastive_loss", "prototype_contrastive_loss", "CharmsLoss", "alignment_cost",
            "attribute_similarities", "cluster_similarities", "transport_plan", "expand_plan", "gradient_surgery",
            "surgery_coefficients", "predictive_entropy", "hard_samples", "hard_sample_count", "CITabPretrainLoss",
-           "itc_loss", "itm_loss", "sample_hard_negatives", "MTCMTMLoss", "info_nce", "focal_loss", "cox_partial_likelihood", "logistic_hazard_loss", "discretize_times", "survival_from_hazard_logits"]
+           "paired_info_nce", "itc_loss", "itm_loss", "sample_hard_negatives", "MTCMTMLoss", "info_nce", "focal_loss", "cox_partial_likelihood", "logistic_hazard_loss", "discretize_times", "survival_from_hazard_logits"]

@@ -33,6 +33,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from monai_tabular.losses.contrastive import paired_info_nce
+
 from monai_tabular.losses.task import TaskLoss
 
 __all__ = ["DEFAULT_CCRM_WEIGHTS", "CCRM_TERMS", "ccrm_logits", "sample_contrastive_loss",
@@ -61,12 +63,7 @@ def sample_contrastive_loss(image: torch.Tensor, table: torch.Tensor, temperatur
         >>> bool(sample_contrastive_loss(x, x) < sample_contrastive_loss(x, x.roll(1, 0)))
         True
     """
-    if image.shape != table.shape:
-        raise ValueError(f"image and table features must have the same shape, got {tuple(image.shape)} and "
-                         f"{tuple(table.shape)}")
-    target = torch.arange(image.shape[0], device=image.device)
-    logits = ccrm_logits(image, table, temperature)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return paired_info_nce(image, table, temperature=temperature, owner="sample_contrastive_loss")
 
 
 def prototype_contrastive_loss(features: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor,

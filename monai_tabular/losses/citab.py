@@ -18,6 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from monai_tabular.losses.contrastive import paired_info_nce
+
 __all__ = ["itc_loss", "sample_hard_negatives", "itm_loss", "CITabPretrainLoss"]
 
 
@@ -38,12 +40,7 @@ def itc_loss(image_embedding: torch.Tensor, table_embedding: torch.Tensor, *, te
         >>> bool(itc_loss(e, e) < itc_loss(e, e.roll(1, 0)))
         True
     """
-    _check_pair(image_embedding, table_embedding, "itc_loss")
-    if not float(temperature) > 0:
-        raise ValueError(f"itc_loss: temperature must be > 0, got {temperature!r}")
-    logits = F.normalize(image_embedding, dim=-1) @ F.normalize(table_embedding, dim=-1).t() / float(temperature)
-    target = torch.arange(logits.shape[0], device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.t(), target))
+    return paired_info_nce(image_embedding, table_embedding, temperature=temperature, owner="itc_loss")
 
 
 def sample_hard_negatives(similarity: torch.Tensor, *, temperature: float = 0.1,

@@ -18,6 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from monai_tabular.losses.contrastive import paired_info_nce
+
 __all__ = ["info_nce", "MTCMTMLoss"]
 
 MASK_LOSSES = ("l1", "bce")
@@ -32,15 +34,7 @@ def info_nce(first: torch.Tensor, second: torch.Tensor, *, temperature: float = 
         >>> bool(info_nce(x, x) < info_nce(x, x.roll(1, 0)))
         True
     """
-    if first.shape != second.shape or first.ndim != 2:
-        raise ValueError(f"info_nce needs two (B, D) tensors of the same shape, got {tuple(first.shape)} and "
-                         f"{tuple(second.shape)}")
-    if first.shape[0] < 2:
-        raise ValueError("info_nce needs at least 2 pairs per batch (the other pairs are the negatives); use "
-                         "drop_last=True or a batch size above 1")
-    similarity = F.normalize(first.float(), dim=1) @ F.normalize(second.float(), dim=1).t() / float(temperature)
-    target = torch.arange(first.shape[0], device=first.device)
-    return 0.5 * (F.cross_entropy(similarity, target) + F.cross_entropy(similarity.t(), target))
+    return paired_info_nce(first, second, temperature=temperature, owner="info_nce")
 
 
 def _cells(batch: Mapping[str, Any], key: str, like: torch.Tensor, width: int) -> torch.Tensor:

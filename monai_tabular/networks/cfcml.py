@@ -35,6 +35,7 @@ from torch import nn
 
 from monai_tabular.networks.nets.base import ModeMixin, batch_size, build_encoder, check_head_args
 from monai_tabular.networks.text import DEFAULT_TEXT_MODEL, create_text_embedder
+from monai_tabular.utils.distributed import all_reduce_sum
 
 __all__ = ["CFCML_VARIANTS", "TokenAdapter", "CrossModalBlock", "CFCMLNet"]
 
@@ -421,15 +422,20 @@ class CFCMLNet(ModeMixin, nn.Module):
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.out_channels):
             raise ValueError(f"{type(self).__name__}: labels must be class indices in 0..{self.out_channels - 1}, "
                              f"got {sorted(set(labels.tolist()))}")
+        # class sums and counts over every process of a distributed run, so all processes keep the prototypes
+        # one process would keep on the whole global batch
+        counts = all_reduce_sum(torch.bincount(labels, minlength=self.out_channels).float())
+        present = counts > 0
+        first = present & (self.prototype_counts == 0)
+        update = present & (self.prototype_counts > 0)
         for feature, prototypes in ((image, self.image_prototypes), (table, self.table_prototypes)):
             if feature is None:
                 continue
             feature = F.normalize(feature.detach().float(), dim=-1)
-            for c in labels.unique().tolist():
-                mean = feature[labels == c].mean(0).to(prototypes.dtype)
-                if int(self.prototype_counts[c]) == 0:
-                    prototypes[c] = mean
-                else:
-                    prototypes[c] = self.prototype_momentum * prototypes[c] + (1 - self.prototype_momentum) * mean
-        for c in labels.unique().tolist():
-            self.prototype_counts[c] += int((labels == c).sum())
+            sums = torch.zeros(self.out_channels, feature.shape[1], device=feature.device).index_add_(0, labels,
+                                                                                                      feature)
+            means = (all_reduce_sum(sums) / counts.clamp(min=1).unsqueeze(1)).to(prototypes.dtype)
+            momentum = self.prototype_momentum
+            prototypes[first] = means[first]
+            prototypes[update] = momentum * prototypes[update] + (1 - momentum) * means[update]
+        self.prototype_counts += counts.long()

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 __all__ = ["REPO", "BUNDLE", "RUN_FILES", "tiny", "run", "error_messages", "free_port", "read_json",
-           "network_state"]
+           "network_state", "torchrun_bundle", "RANK_STATES_CONFIG"]
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "image_table_baseline"
@@ -90,3 +90,34 @@ def read_json(path: Path) -> Any:
 
 def network_state(path: Path, key: str = "network") -> dict[str, torch.Tensor]:
     return torch.load(path, map_location="cpu", weights_only=True)[key]
+
+
+# a test-only config added after multi_gpu_train.json: every rank saves its final weights to rank<N>.state
+RANK_STATES_CONFIG = {
+    "finalize": [
+        "$torch.save(@network_def.state_dict(), os.path.join(@run_dir, 'rank' + str(@rank) + '.state'))",
+        "$monai_tabular.handlers.write_run_summary(@run_dir, @validate#evaluator) if @is_main else None",
+        "$dist.barrier()",
+        "$dist.is_initialized() and dist.destroy_process_group()",
+    ]
+}
+
+
+def torchrun_bundle(bundle: Path | str, configs: list[str], overrides: Mapping[str, Any], *, nproc: int = 2,
+                    timeout: int = 300):
+    """``torchrun --nproc_per_node nproc -m monai.bundle run`` on CPU (gloo); returns the finished process."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    found = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
+    launcher = [found] if found else [sys.executable, "-m", "torch.distributed.run"]
+    files = "[" + ",".join(repr(str(c) if Path(c).is_absolute() else f"configs/{c}") for c in configs) + "]"
+    command = [*launcher, "--nproc_per_node", str(nproc), "--master_port", str(free_port()), "-m", "monai.bundle",
+               "run", "--config_file", files, "--meta_file", "configs/metadata.json", "--logging_file",
+               "configs/logging.conf"]
+    for key, value in overrides.items():
+        command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(command, cwd=str(bundle), env=env, capture_output=True, text=True, timeout=timeout)
