@@ -8,7 +8,8 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
-"""CITab's engine hook: start a fine-tuning run from a CITab pretraining checkpoint."""
+"""CITab's engine hook: start a fine-tuning run from a CITab pretraining checkpoint; pretrain under
+``DistributedDataParallel`` with the matching loss inside the wrapped forward."""
 
 from __future__ import annotations
 
@@ -19,12 +20,15 @@ from typing import Any
 
 import torch
 from ignite.engine import Engine, Events
+from torch import nn
 
 from monai_tabular.handlers.checkpoint import CheckpointLoadError, read_state_dict
 
-__all__ = ["CITabPretrainedLoader", "load_citab_pretrained"]
+__all__ = ["CITabPretrainedLoader", "load_citab_pretrained", "CITabPretrainForward", "PRETRAIN_TERMS"]
 
 logger = logging.getLogger(__name__)
+
+PRETRAIN_TERMS = "pretrain_terms"
 
 
 def load_citab_pretrained(network: torch.nn.Module, path: str | Path, *, key: str = "network",
@@ -81,3 +85,47 @@ class CITabPretrainedLoader:
     def __call__(self, engine: Engine) -> None:
         if self.load_path is not None and engine.state.epoch == 0:
             self.report = load_citab_pretrained(self.network, self.load_path, report_path=self.report_path)
+
+
+class CITabPretrainForward(nn.Module):
+    """A pretraining ``CITab`` whose ``forward`` also computes the pretraining loss terms, for
+    ``DistributedDataParallel``.
+
+    The matching (ITM) term fuses hard-negative pairs chosen from the forward's own embeddings, through the
+    network's ``match_logits``; called from the loss after ``forward``, those parameters would be used outside
+    DDP's forward and break its gradient synchronisation ("marked ready twice"). Wrapped in DDP, this module runs
+    forward, negative sampling and matching in one DDP forward, so every parameter's gradient is averaged once per
+    step. The outputs are the network's plus ``outputs["pretrain_terms"]``; the trainer's ``loss_function`` is
+    :meth:`terms`. It holds no parameters of its own: checkpoint ``.network`` (the bare ``CITab``).
+
+    Args:
+        network: a ``CITab`` built with ``pretraining=True``.
+        loss: a ``CITabPretrainLoss``; its matcher must be ``network.match_logits`` (or ``None``: ITC only).
+
+    Example:
+        >>> step = CITabPretrainForward(network=net, loss=CITabPretrainLoss(matcher=net.match_logits))  # doctest: +SKIP
+        >>> ddp = DistributedDataParallel(step, find_unused_parameters=True)   # doctest: +SKIP
+        >>> trainer = TabularTrainer(..., network=ddp, loss_function=CITabPretrainForward.terms)   # doctest: +SKIP
+    """
+
+    def __init__(self, *, network: nn.Module, loss: Any) -> None:
+        super().__init__()
+        if not getattr(network, "pretraining", False):
+            raise ValueError("CITabPretrainForward needs a CITab built with pretraining=True")
+        matcher = getattr(loss, "matcher", None)
+        if matcher is not None and getattr(matcher, "__self__", None) is not network:
+            raise ValueError("CITabPretrainForward: the loss's matcher must be match_logits of the wrapped network "
+                             "(in a bundle: \"loss#matcher\": \"$@network_def.match_logits\"), so that the "
+                             "matching runs inside this forward")
+        self.network, self.loss = network, loss
+
+    def forward(self, batch: Any) -> dict[str, Any]:
+        outputs = self.network(batch)
+        return {**outputs, PRETRAIN_TERMS: self.loss(outputs, batch)}
+
+    @staticmethod
+    def terms(outputs: Any, batch: Any = None) -> dict[str, torch.Tensor]:
+        """The loss terms this module's forward computed (the trainer's ``loss_function``)."""
+        if PRETRAIN_TERMS not in outputs:
+            raise KeyError(f"no {PRETRAIN_TERMS!r} in the network outputs: wrap the network in CITabPretrainForward")
+        return outputs[PRETRAIN_TERMS]

@@ -16,6 +16,16 @@ surgery on psi's gradient only -> ``optimizer.step()`` (the trainer's optimiser 
 without a gradient are left alone). The surgery's reference ``g_p`` is the loss gradient on psi of the top-lambda
 highest-entropy samples of the previous modality's step, computed from that step's detached features: one extra
 forward/backward of psi alone, never another encoder pass.
+
+Several processes (``torch.distributed``, e.g. ``bundles/gaal/configs/multi_gpu_train.json`` under ``torchrun``)
+run GAAL without DistributedDataParallel: every process holds the bare network (same weights) and its shard of the
+global batch, and the step synchronises what one process would compute on the whole global batch. Each modality's
+local loss is a sum over its rows divided by the global row count, so averaging the gradients over processes right
+after the backward (before the surgery) gives the gradient of the global-batch mean loss even when processes have
+different numbers of rows with that modality. Each process picks its hard samples from its own rows; ``g_p`` is
+the gradient of the mean loss over the union of all processes' hard samples (each process's hard-sample gradient
+weighted by its hard-sample count). The surgery, the step and therefore the weights are identical on every
+process; floating-point buffers (BatchNorm running statistics) are averaged over processes after each iteration.
 """
 
 from __future__ import annotations
@@ -28,13 +38,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from ignite.engine import Events
 
 from monai_tabular.engines.trainer import autocast_context
-from monai_tabular.losses.gaal import (DEFAULT_EPSILON, DEFAULT_HARD_FRACTION, check_hard_fraction, hard_samples,
-                                       surgery_coefficients)
+from monai_tabular.losses.gaal import (DEFAULT_EPSILON, DEFAULT_HARD_FRACTION, check_hard_fraction,
+                                       hard_sample_count, hard_samples, surgery_coefficients)
 from monai_tabular.metrics.report import agg_figure
+from monai_tabular.utils.distributed import all_reduce_sum, average_gradients, is_distributed, rank_and_world
 
 __all__ = ["GAALStep", "HISTORY_FIELDS", "plot_gradient_history"]
 
@@ -57,6 +69,31 @@ def _set_flat_grad(parameters: Sequence[torch.nn.Parameter], flat: torch.Tensor)
         n = p.numel()
         p.grad = flat[offset:offset + n].view_as(p).to(p.dtype).clone()
         offset += n
+
+
+def _average_buffers(network: torch.nn.Module) -> None:
+    """Average floating-point buffers (BatchNorm running statistics) over processes; integer buffers (BatchNorm's
+    ``num_batches_tracked``) take their largest value, so every process ends an iteration with the same state."""
+    buffers = list(network.buffers())
+    floating = [b for b in buffers if b.is_floating_point()]
+    integer = [b for b in buffers if not b.is_floating_point() and b.dtype != torch.bool]
+    if floating:
+        flat = all_reduce_sum(torch.cat([b.detach().reshape(-1).double() for b in floating]))
+        flat /= rank_and_world()[1]
+        _copy_flat(floating, flat)
+    if integer:
+        flat = torch.cat([b.detach().reshape(-1).long() for b in integer])
+        dist.all_reduce(flat, op=dist.ReduceOp.MAX)
+        _copy_flat(integer, flat)
+
+
+def _copy_flat(tensors: Sequence[torch.Tensor], flat: torch.Tensor) -> None:
+    offset = 0
+    with torch.no_grad():
+        for tensor in tensors:
+            n = tensor.numel()
+            tensor.copy_(flat[offset:offset + n].view_as(tensor))
+            offset += n
 
 
 def _cosine(dot: float, norm2_a: float, norm2_b: float) -> float:
@@ -88,7 +125,13 @@ class GAALStep:
         log_dir: where ``gaal_gradients.csv`` (one row per modality step: cosine between this step's psi gradient
             and the previous modality's hard-sample gradient ``cos_hard`` and full-batch gradient
             ``cos_previous``, after surgery ``cos_after``, ``surgery_v``, skipped steps) is appended after each
-            epoch and ``gaal_gradients.png`` drawn at the end; ``None``: kept in ``history`` only.
+            epoch and ``gaal_gradients.png`` drawn at the end; ``None``: kept in ``history`` only. In a distributed
+            run only rank 0 writes them (every process keeps the same history).
+
+    Distributed runs (several processes, no DDP wrapper; see the module docstring): gradients are averaged over
+    processes after each modality's backward and before the surgery, ``g_p`` is the mean-loss gradient over all
+    processes' hard samples, and ``n_samples``, ``n_hard`` and ``loss`` in the history and the logged loss terms
+    are those of the global batch. Wrapping the network in DistributedDataParallel is refused.
 
     The first call attaches the file writers to the trainer. A modality that no sample of the batch has (e.g.
     every table missing) is skipped with a warning, counted in ``engine.state.gaal_skipped`` and logged in the
@@ -140,25 +183,39 @@ class GAALStep:
         engine.add_event_handler(Events.EPOCH_COMPLETED, lambda _: self.write_history())
         engine.add_event_handler(Events.COMPLETED, lambda _: self.plot())
 
-    def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def _loss_terms(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum of the rows' cross-entropies, the mean's denominator: the row count or, with class weights, the sum
+        of the rows' class weights); their ratio is ``F.cross_entropy``'s mean."""
         weight = None if self.class_weights is None else self.class_weights.to(logits.device)
-        return F.cross_entropy(logits.float(), labels, weight=weight, label_smoothing=self.label_smoothing)
+        total = F.cross_entropy(logits.float(), labels, weight=weight, label_smoothing=self.label_smoothing,
+                                reduction="sum")
+        denominator = torch.tensor(float(labels.numel()), device=logits.device) if weight is None \
+            else weight[labels].sum()
+        return total, denominator
 
     def _reference(self, network, psi: list[torch.nn.Parameter]) -> torch.Tensor | None:
-        """g_p: psi-gradient of the cached hard samples of the previous modality (psi forward/backward only)."""
+        """g_p: psi-gradient of the mean loss of the cached hard samples of the previous modality (psi
+        forward/backward only); in a distributed run, over every process's hard samples."""
         if self._hard is None:
             return None
         _, features, labels = self._hard
-        with torch.enable_grad():
-            loss = self._loss(network.classifier(features), labels)
-            grads = torch.autograd.grad(loss, psi)
-        return torch.cat([g.reshape(-1).float() for g in grads])
+        if features.shape[0] > 0:
+            with torch.enable_grad():
+                total, denominator = self._loss_terms(network.classifier(features), labels)
+                grads = torch.autograd.grad(total, psi)
+            local = torch.cat([g.reshape(-1).float() for g in grads] + [denominator.float().view(1)])
+        else:  # this process had none of the previous modality's rows; the others had some
+            local = torch.zeros(sum(p.numel() for p in psi) + 1, device=psi[0].device)
+        summed = all_reduce_sum(local)
+        return summed[:-1] / summed[-1]
 
     def _check_engine(self, engine) -> Any:
         network = engine.network
         if isinstance(network, torch.nn.parallel.DistributedDataParallel):
             raise ValueError("GAALStep calls the network's branches directly, which DistributedDataParallel does "
-                             "not synchronise: train GAAL on one device")
+                             "not synchronise: give GAALStep the bare network (it averages the gradients over "
+                             "processes itself), e.g. with bundles/gaal/configs/multi_gpu_train.json instead of a "
+                             "DDP-wrapped network")
         if getattr(engine, "grad_accumulation", 1) != 1:
             raise ValueError("GAALStep makes one optimiser step per modality: accumulation_steps must be 1, got "
                              f"{engine.grad_accumulation}")
@@ -193,6 +250,8 @@ class GAALStep:
             rows, logits, logged[f"loss_{modality}"] = done
             total = total.index_add(0, rows, logits)
             count = count.index_add(0, rows, torch.ones(rows.numel(), device=labels.device))
+        if is_distributed():
+            _average_buffers(network)
         return {"logits": total / count.clamp(min=1)[:, None]}, logged
 
     def _skip(self, engine, row: dict[str, Any]) -> None:
@@ -207,12 +266,17 @@ class GAALStep:
     def _modality_step(self, engine, network, batch: Mapping[str, Any], modality: str, labels: torch.Tensor,
                        ) -> tuple[torch.Tensor, torch.Tensor, float] | None:
         """One optimiser step on ``modality``; returns (rows used, their detached logits, loss) or ``None`` when
-        no sample has the modality."""
+        no sample (of any process) has the modality."""
         row = {"epoch": engine.state.epoch, "iteration": engine.state.iteration, "modality": modality,
                "reference": self._hard[0] if self._hard is not None else "", "skipped": 0}
         present = network.presence(batch, modality).to(labels.device)
         n_present = int(present.sum())
-        if n_present == 0:
+        n_hard = hard_sample_count(n_present, self.fraction(modality))
+        n_all, n_hard_all = n_present, n_hard
+        if is_distributed():
+            counts = all_reduce_sum(torch.tensor([n_present, n_hard], dtype=torch.long, device=labels.device))
+            n_all, n_hard_all = counts.tolist()
+        if n_all == 0:
             self._skip(engine, row)
             return None
         rows = torch.arange(labels.shape[0], device=labels.device) if n_present == labels.shape[0] \
@@ -222,11 +286,20 @@ class GAALStep:
         psi = list(network.classifier.parameters())
         scaler = getattr(engine, "grad_scaler", None)
         engine.optimizer.zero_grad(set_to_none=True)
-        with autocast_context(engine.state.device, engine.use_amp):
-            features = network.encode(batch, modality, index)
-            logits = network.classify(features)
-        loss = self._loss(logits, target)
-        (scaler.scale(loss) if scaler is not None else loss).backward()
+        features = logits = None
+        local_sum = denominator = torch.zeros((), device=labels.device)
+        if n_present > 0:
+            with autocast_context(engine.state.device, engine.use_amp):
+                features = network.encode(batch, modality, index)
+                logits = network.classify(features)
+            local_sum, denominator = self._loss_terms(logits, target)
+        # the global-batch mean loss; its terms summed over processes (identity in one process)
+        summed = all_reduce_sum(torch.stack([local_sum.detach(), denominator.float()]))
+        world = rank_and_world()[1]
+        if logits is not None:
+            loss = local_sum * (world / summed[1])  # averaged over processes below: the global mean's gradient
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        average_gradients(engine.network.parameters())  # before the surgery: identical on every process
         if scaler is not None:
             scaler.unscale_(engine.optimizer)
         gradient = _flat_grad(psi)
@@ -236,7 +309,8 @@ class GAALStep:
         vectors = torch.stack([gradient, zeros if reference is None else reference,
                                zeros if previous is None else previous]).double()
         # one read from the device per step: the loss (finite check) and the Gram matrix of the gradients
-        host = torch.cat([loss.detach().double().view(1), (vectors @ vectors.T).flatten()]).cpu().tolist()
+        mean_loss = (summed[0] / summed[1]).double().view(1)
+        host = torch.cat([mean_loss, (vectors @ vectors.T).flatten()]).cpu().tolist()
         value, gram = host[0], [host[1:4], host[4:7], host[7:10]]
         if not math.isfinite(value):
             subjects = list(batch.get("subject_id", []))[:8]
@@ -250,23 +324,26 @@ class GAALStep:
             if v > 0.0:
                 _set_flat_grad(psi, a * gradient + b * reference)
         self._step_optimizer(engine)
-        hard = hard_samples(logits.detach(), self.fraction(modality))
         after_dot = a * gram[0][1] + b * gram[1][1]
         after_norm2 = a * a * gram[0][0] + 2 * a * b * gram[0][1] + b * b * gram[1][1]
         nan = float("nan")
         self.history.append({
-            **row, "n_samples": int(target.numel()), "n_hard": int(hard.numel()), "loss": value,
+            **row, "n_samples": n_all, "n_hard": n_hard_all, "loss": value,
             "cos_hard": _cosine(gram[0][1], gram[0][0], gram[1][1]) if reference is not None else nan,
             "cos_previous": _cosine(gram[0][2], gram[0][0], gram[2][2]) if previous is not None else nan,
             "cos_after": _cosine(after_dot, after_norm2, gram[1][1]) if reference is not None else nan,
             "surgery_v": v})
-        self._hard = (modality, features.detach().float()[hard], target[hard])
         self._previous = (modality, gradient)
+        if logits is None:  # no local row: the global step ran, this process only took part in it
+            self._hard = (modality, torch.zeros(0, network.classifier.in_features, device=labels.device), target)
+            return rows, torch.zeros(0, network.classifier.out_features, device=labels.device), value
+        hard = hard_samples(logits.detach(), self.fraction(modality))
+        self._hard = (modality, features.detach().float()[hard], target[hard])
         return rows, logits.detach().float(), value
 
     def write_history(self) -> Path | None:
-        """Append the rows recorded since the last write to ``<log_dir>/gaal_gradients.csv``."""
-        if self.log_dir is None:
+        """Append the rows recorded since the last write to ``<log_dir>/gaal_gradients.csv`` (rank 0 only)."""
+        if self.log_dir is None or rank_and_world()[0] != 0:
             return None
         path = self.log_dir / HISTORY_FILE
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ import pandas as pd
 from monai_tabular.data import TableSchema, build_datalist, read_table
 from monai_tabular.data.splits import load_folds, split_records, subject_kfold
 
-__all__ = ["FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_inference", "probe_image", "probe_shape",
+__all__ = ["check_flags", "FoldData", "TrainedRun", "load_run", "prepare_fold", "prepare_inference", "probe_image", "probe_shape",
            "save_json", "load_json", "mark_modalities", "drop_modalities", "balanced_sampler"]
 
 logger = logging.getLogger(__name__)
@@ -459,6 +459,29 @@ prepare_fold.__doc__ = (_prepare_fold.__doc__ or "") + """
     In a ``torch.distributed`` run, rank 0 prepares the data first (synthetic cohort, schema fit and save) while
     the other ranks wait; they then load the saved schema.
 """
+
+
+def check_flags(**flags: Any) -> None:
+    """Refuse a yes/no bundle option that is not a boolean, naming it.
+
+    ``python -m monai.bundle run --surgery false`` passes the text ``"false"`` (only ``False``/``True`` are read as
+    booleans), and a non-empty text counts as true, so the option would silently be on. Each bundle config calls
+    this first with its yes/no options.
+
+    Example:
+        >>> check_flags(amp=False, resume=True)
+        >>> check_flags(surgery="false")
+        Traceback (most recent call last):
+        ...
+        ValueError: bundle option --surgery must be True or False, got the text 'false'; on the command line write --surgery False (monai.bundle reads only True/False as booleans)
+    """
+    for name, value in flags.items():
+        if isinstance(value, bool):
+            continue
+        shown = f"the text {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+        suggestion = "False" if str(value).strip().lower() in ("false", "0", "no", "off", "") else "True"
+        raise ValueError(f"bundle option --{name} must be True or False, got {shown}; on the command line write "
+                         f"--{name} {suggestion} (monai.bundle reads only True/False as booleans)")
 
 
 def save_json(path: str | Path, content: Any) -> Path:

@@ -82,12 +82,17 @@ def load_checkpoint(path: str | Path, objects: Mapping[str, Any], *, strict: boo
             if isinstance(obj, torch.nn.Module):
                 obj.load_state_dict(checkpoint[name], strict=strict)
             elif isinstance(obj, Engine):
-                max_epochs = obj.state.max_epochs  # the configured length wins over the saved one
+                # the configured run length and epoch length win over the saved ones: a run resumed on another
+                # number of processes has epochs of another number of iterations
+                max_epochs, epoch_length = obj.state.max_epochs, obj.state.epoch_length
                 obj.load_state_dict(checkpoint[name])
                 if max_epochs is not None:
                     if obj.state.epoch > max_epochs:
                         raise ValueError(f"checkpoint epoch {obj.state.epoch} > max_epochs {max_epochs}")
                     obj.state.max_epochs = max_epochs
+                if epoch_length is not None and epoch_length != obj.state.epoch_length:
+                    obj.state.epoch_length = epoch_length
+                    obj.state.iteration = obj.state.epoch * epoch_length
             else:
                 obj.load_state_dict(checkpoint[name])
         except (RuntimeError, KeyError, ValueError, TypeError) as exc:

@@ -118,6 +118,8 @@ def torchrun_bundle(bundle: Path | str, configs: list[str], overrides: Mapping[s
                "run", "--config_file", files, "--meta_file", "configs/metadata.json", "--logging_file",
                "configs/logging.conf"]
     for key, value in overrides.items():
-        command += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        # monai.bundle reads True/False (not JSON's true/false) as booleans
+        text = value if isinstance(value, str) else str(value) if isinstance(value, bool) else json.dumps(value)
+        command += [f"--{key}", text]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(command, cwd=str(bundle), env=env, capture_output=True, text=True, timeout=timeout)
