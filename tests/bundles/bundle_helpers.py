@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 __all__ = ["REPO", "BUNDLE", "RUN_FILES", "tiny", "run", "error_messages", "free_port", "read_json",
-           "network_state", "torchrun_bundle", "RANK_STATES_CONFIG"]
+           "network_state", "torchrun_bundle", "RANK_STATES_CONFIG",
+           "rank0_run_dir", "spawn_gloo"]
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "bundles" / "image_table_baseline"
@@ -123,3 +124,23 @@ def torchrun_bundle(bundle: Path | str, configs: list[str], overrides: Mapping[s
         command += [f"--{key}", text]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     return subprocess.run(command, cwd=str(bundle), env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def rank0_run_dir(result, root: Path) -> Path:
+    """Check a finished ``torchrun_bundle`` run: exit 0, one ``last.pt`` and one best ``model.pt`` written by rank 0
+    only, no half-written checkpoint; returns fold 0's run folder."""
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    run_dir = Path(root) / "runs" / "fold0"
+    checkpoints = sorted(p.name for p in run_dir.glob("*.pt"))
+    assert checkpoints == ["last.pt", "model.pt"], checkpoints
+    assert not list(run_dir.glob("*.partial"))
+    return run_dir
+
+
+def spawn_gloo(worker, out: Path, *, world: int = 2) -> list[Any]:
+    """Run ``worker(rank, port, out)`` on ``world`` spawned processes (each joins a gloo group on ``port`` and
+    saves its results to ``out/rank<N>.pt``); returns those results in rank order."""
+    import torch.multiprocessing as mp
+
+    mp.spawn(worker, args=(free_port(), str(out)), nprocs=world, join=True)
+    return [torch.load(Path(out) / f"rank{rank}.pt", weights_only=True) for rank in range(world)]

@@ -21,7 +21,7 @@ import torch
 
 from monai_tabular.handlers import load_checkpoint
 from monai_tabular.networks.gaal import GAALNetwork
-from tests.bundles.bundle_helpers import REPO, read_json, run, tiny, torchrun_bundle
+from tests.bundles.bundle_helpers import REPO, rank0_run_dir, read_json, run, tiny, torchrun_bundle
 
 GAAL_BUNDLE = REPO / "bundles" / "gaal"
 # an extra config (test only): after training, every process saves its network's state next to the run folder
@@ -35,12 +35,7 @@ def test_gaal_multi_gpu_config_on_two_cpu_processes(tmp_path):
     extra.write_text(json.dumps(RANK_STATES))
     result = torchrun_bundle(GAAL_BUNDLE, ["train.json", "multi_gpu_train.json", str(extra)],
                              tiny(tmp_path, epochs=1, batch_size=4), timeout=240)
-    log = (result.stdout + result.stderr)[-4000:]
-    assert result.returncode == 0, log
-    run_dir = tmp_path / "runs" / "fold0"
-    checkpoints = sorted(p.name for p in run_dir.glob("*.pt"))
-    assert checkpoints == ["last.pt", "model.pt"], checkpoints  # one best model, written by rank 0 only
-    assert not list(run_dir.glob("*.partial"))
+    run_dir = rank0_run_dir(result, tmp_path)
     load_checkpoint(run_dir / "model.pt", {"network": GAALNetwork(**read_json(run_dir / "network.json"))})
 
     # each of the 2 ranks trains on half of the training set: one epoch is len(train) / 2 / batch 4 iterations

@@ -18,18 +18,17 @@ statistics are per process).
 from __future__ import annotations
 
 import math
-import socket
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from monai_tabular.engines.gaal import GAALStep
 from monai_tabular.networks.gaal import GAALNetwork
+from tests.bundles.bundle_helpers import spawn_gloo
 
 WORLD = 2
 BATCH = 8
@@ -37,11 +36,6 @@ BATCH = 8
 # row: it takes part in the table step with zero gradients)
 TABLE_ABSENT = {"all_present": [], "unequal": [5, 6, 7], "one_rank_empty": [4, 5, 6, 7]}
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _net(*, dropout: float = 0.0) -> GAALNetwork:
@@ -132,9 +126,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gaal_ddp")
-    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
-    return [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
+    return spawn_gloo(_worker, tmp_path_factory.mktemp("gaal_ddp"), world=WORLD)
 
 
 @pytest.mark.parametrize("case", list(TABLE_ABSENT))

@@ -13,12 +13,9 @@ negatives (loss and gradients), CFCML class prototypes and the CHARMS channel-at
 
 from __future__ import annotations
 
-import socket
-
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from monai_tabular.engines.charms import ChannelAttributeRealignment
 from monai_tabular.losses.contrastive import paired_info_nce
@@ -26,15 +23,11 @@ from monai_tabular.networks.cfcml import CFCMLNet
 from monai_tabular.networks.charms import CharmsNet
 from monai_tabular.utils.distributed import (all_reduce_sum, average_gradients, gather_rows, gather_with_grad,
                                              is_distributed, rank_and_world)
+from tests.bundles.bundle_helpers import spawn_gloo
 
 WORLD = 2
 BATCH = 8  # global contrastive batch: 4 rows per process
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pairs():
@@ -109,9 +102,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(_free_port(), str(out)), nprocs=WORLD, join=True)
-    return [torch.load(out / f"rank{rank}.pt", weights_only=True) for rank in range(WORLD)]
+    return spawn_gloo(_worker, tmp_path_factory.mktemp("ddp"), world=WORLD)
 
 
 def test_single_process_helpers_are_the_identity():
