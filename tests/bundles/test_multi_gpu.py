@@ -12,20 +12,27 @@
 
 from __future__ import annotations
 
+import json
 
 import pytest
 import torch
 
 from monai_tabular.handlers import load_checkpoint
 from monai_tabular.networks import create_classifier
-from tests.bundles.bundle_helpers import BUNDLE, rank0_run_dir, read_json, run, tiny, torchrun_bundle
+from tests.bundles.bundle_helpers import BUNDLE, RANK_STATES_CONFIG, rank0_run_dir, read_json, run, tiny, torchrun_bundle
 
 
 @pytest.mark.filterwarnings("ignore:parsing config_file:UserWarning")
 def test_multi_gpu_config_on_two_cpu_processes(tmp_path):
-    result = torchrun_bundle(BUNDLE, ["train.json", "multi_gpu_train.json"], tiny(tmp_path, epochs=1, batch_size=4),
-                             timeout=240)
+    states = tmp_path / "rank_states.json"
+    states.write_text(json.dumps(RANK_STATES_CONFIG))
+    result = torchrun_bundle(BUNDLE, ["train.json", "multi_gpu_train.json", str(states)],
+                             tiny(tmp_path, epochs=1, batch_size=4), timeout=240)
     run_dir = rank0_run_dir(result, tmp_path)  # one best model, written by rank 0 only
+    rank0, rank1 = (torch.load(run_dir / f"rank{r}.state", map_location="cpu", weights_only=True) for r in (0, 1))
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:  # DDP kept the two processes' weights (and buffers) in step
+        torch.testing.assert_close(rank0[key], rank1[key], msg=key)
     network_args = read_json(run_dir / "network.json")
     load_checkpoint(run_dir / "model.pt", {"network": create_classifier(**network_args)})  # no "module." prefix
     summary = read_json(run_dir / "summary.json")
