@@ -15,10 +15,6 @@ resumes, and a 2-process fine-tuning run starts from the pretraining checkpoint.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +22,7 @@ import torch
 
 from monai_tabular.engines.citab import CITabPretrainForward
 from monai_tabular.losses.citab import CITabPretrainLoss
-from tests.bundles.bundle_helpers import REPO, free_port, read_json, run, tiny
+from tests.bundles.bundle_helpers import REPO, read_json, run, tiny, torchrun_bundle
 from tests.networks.test_citab import _batch, _net
 
 PRETRAIN = REPO / "bundles" / "citab_pretrain"
@@ -41,20 +37,10 @@ RANK_PARAMETERS = {"run": ["$@train#trainer.run()",
                            "os.path.join(@run_dir, 'rank%d_parameters.pt' % @rank))"]}
 
 
-def _torchrun() -> list[str]:
-    found = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    return [found] if found else [sys.executable, "-m", "torch.distributed.run"]
-
-
 def _run_two_processes(bundle: Path, root: Path, extra_config: Path, **overrides) -> str:
-    args = [f"--{k}={json.dumps(v) if isinstance(v, (dict, list)) else v}" for k, v in {**SMALL, **overrides}.items()]
-    configs = str(["configs/train.json", "configs/multi_gpu_train.json", str(extra_config)])
-    command = [*_torchrun(), "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "monai.bundle", "run",
-               "--config_file", configs, "--meta_file", "configs/metadata.json", "--logging_file",
-               "configs/logging.conf", "--bundle_root", str(root), "--epochs", "1", "--batch_size", "4",
-               "--synthetic", json.dumps(SYNTHETIC), "--image_encoder_args", json.dumps({"width_factor": 0.125}), *args]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(command, cwd=bundle, env=env, capture_output=True, text=True, timeout=240)
+    result = torchrun_bundle(bundle, ["train.json", "multi_gpu_train.json", str(extra_config)],
+                             {"bundle_root": str(root), "epochs": 1, "batch_size": 4, "synthetic": SYNTHETIC,
+                              "image_encoder_args": {"width_factor": 0.125}, **SMALL, **overrides}, timeout=240)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     return log

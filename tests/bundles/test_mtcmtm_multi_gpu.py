@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,7 +23,7 @@ import torch
 
 from monai_tabular.handlers import load_checkpoint
 from monai_tabular.networks.mtcmtm import MTCMTMPretrainer, MTCMTMTableModel
-from tests.bundles.bundle_helpers import REPO, free_port, read_json, run, tiny
+from tests.bundles.bundle_helpers import REPO, read_json, run, tiny, torchrun_bundle
 
 PRETRAIN, FINETUNE = REPO / "bundles" / "mtcmtm_pretrain", REPO / "bundles" / "mtcmtm_finetune"
 SYNTHETIC = {"n_subjects": 40, "spatial_dims": 2, "image_size": [16, 16], "seed": 0}
@@ -39,24 +36,13 @@ RANK_WEIGHTS = {"+finalize": ["$torch.save({k: v.detach() for k, v in @network.m
                               "os.path.join(@bundle_root, 'rank' + os.environ['RANK'] + '.pt'))"]}
 
 
-def _torchrun() -> list[str]:
-    found = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
-    return [found] if found else [sys.executable, "-m", "torch.distributed.run"]
-
-
 def _run_two_processes(bundle: Path, root: Path, overrides: dict) -> str:
     """``torchrun --nproc_per_node 2`` of ``train.json + multi_gpu_train.json`` (+ the rank-weights dump)."""
     root.mkdir(parents=True, exist_ok=True)
     extra = root / "rank_weights.json"
     extra.write_text(json.dumps(RANK_WEIGHTS))
-    configs = str(["configs/train.json", "configs/multi_gpu_train.json", str(extra)])
-    command = [*_torchrun(), "--nproc_per_node", "2", "--master_port", str(free_port()), "-m", "monai.bundle", "run",
-               "--config_file", configs, "--meta_file", "configs/metadata.json",
-               "--logging_file", "configs/logging.conf", "--bundle_root", str(root)]
-    for key, value in overrides.items():
-        command += [f"--{key}", json.dumps(value) if isinstance(value, (dict, list)) else str(value)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(command, cwd=bundle, env=env, capture_output=True, text=True, timeout=240)
+    result = torchrun_bundle(bundle, ["train.json", "multi_gpu_train.json", str(extra)],
+                             {"bundle_root": str(root), **overrides}, timeout=240)
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-4000:]
     return log
