@@ -422,20 +422,22 @@ class CFCMLNet(ModeMixin, nn.Module):
         if labels.numel() and (labels.min() < 0 or labels.max() >= self.out_channels):
             raise ValueError(f"{type(self).__name__}: labels must be class indices in 0..{self.out_channels - 1}, "
                              f"got {sorted(set(labels.tolist()))}")
-        # class sums and counts over every process of a distributed run, so all processes keep the prototypes
-        # one process would keep on the whole global batch
-        counts = all_reduce_sum(torch.bincount(labels, minlength=self.out_channels).float())
+        # class counts and sums over every process of a distributed run (one all-reduce per step), so all
+        # processes keep the prototypes one process would keep on the whole global batch
+        branches = [(f, p) for f, p in ((image, self.image_prototypes), (table, self.table_prototypes)) if f is not None]
+        local = [torch.bincount(labels, minlength=self.out_channels).float().unsqueeze(1)]
+        for feature, _ in branches:
+            feature = F.normalize(feature.detach().float(), dim=-1)
+            local.append(torch.zeros(self.out_channels, feature.shape[1], device=feature.device).index_add_(
+                0, labels, feature))
+        summed = all_reduce_sum(torch.cat(local, dim=1))
+        counts, sums = summed[:, 0], summed[:, 1:].split([part.shape[1] for part in local[1:]], dim=1)
         present = counts > 0
         first = present & (self.prototype_counts == 0)
         update = present & (self.prototype_counts > 0)
-        for feature, prototypes in ((image, self.image_prototypes), (table, self.table_prototypes)):
-            if feature is None:
-                continue
-            feature = F.normalize(feature.detach().float(), dim=-1)
-            sums = torch.zeros(self.out_channels, feature.shape[1], device=feature.device).index_add_(0, labels,
-                                                                                                      feature)
-            means = (all_reduce_sum(sums) / counts.clamp(min=1).unsqueeze(1)).to(prototypes.dtype)
-            momentum = self.prototype_momentum
+        momentum = self.prototype_momentum
+        for (_, prototypes), class_sums in zip(branches, sums):
+            means = (class_sums / counts.clamp(min=1).unsqueeze(1)).to(prototypes.dtype)
             prototypes[first] = means[first]
             prototypes[update] = momentum * prototypes[update] + (1 - momentum) * means[update]
         self.prototype_counts += counts.long()
