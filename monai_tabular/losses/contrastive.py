@@ -47,8 +47,8 @@ def paired_info_nce(first: torch.Tensor, second: torch.Tensor, *, temperature: f
     if not float(temperature) > 0:
         raise ValueError(f"{owner}: temperature must be > 0, got {temperature!r}")
     first, second = F.normalize(first.float(), dim=-1), F.normalize(second.float(), dim=-1)
-    all_first, start = gather_with_grad(first)
-    all_second, _ = gather_with_grad(second)
+    pairs, start = gather_with_grad(torch.cat([first, second], dim=1))  # both sides in one gather
+    all_first, all_second = pairs.split(first.shape[1], dim=1)
     if all_first.shape[0] < 2:
         raise ValueError(f"{owner} needs at least 2 pairs per batch (the other pairs are the negatives), got "
                          f"{all_first.shape[0]}; use drop_last=True or a larger batch")
